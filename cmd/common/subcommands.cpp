@@ -1,0 +1,20 @@
+#include "common/cli.hpp"
+#include "inspect/inspect_cli.hpp"
+#include "mem-estimate/mem_estimate_cli.hpp"
+
+namespace llmctl::cli {
+
+template <class C>
+Subcommand describe(std::string_view name) {
+  return {name, C().summary(), [] { return std::make_unique<C>(); }};
+}
+
+const std::vector<Subcommand>& subcommands() {
+  static const std::vector<Subcommand> list = {
+      describe<InspectCommand>("inspect"),
+      describe<MemEstimateCommand>("mem-estimate"),
+  };
+  return list;
+}
+
+}  // namespace llmctl::cli

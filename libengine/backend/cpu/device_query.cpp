@@ -1,0 +1,8 @@
+#include "backend/device_query.hpp"
+
+namespace llmctl::engine {
+
+// A build without the CUDA backend sees no GPU.
+std::optional<DeviceInfo> query_device(int) { return std::nullopt; }
+
+}  // namespace llmctl::engine

@@ -126,9 +126,9 @@ nlohmann::json ModelInfo::to_json(bool with_tensors) const {
       {"sliding_window", c.sliding_window ? nlohmann::json(*c.sliding_window) : nlohmann::json(nullptr)},
       {"tie_word_embeddings", c.tie_word_embeddings},
       {"quantization_config", c.quantization_config},
-      {"checkpoint_format", checkpoint.format == CheckpointFormat::safetensors   ? "safetensors"
-                            : checkpoint.format == CheckpointFormat::pytorch_bin ? "pytorch_bin"
-                                                                                 : nullptr},
+      {"checkpoint_format", checkpoint.format == CheckpointFormat::safetensors   ? nlohmann::json("safetensors")
+                            : checkpoint.format == CheckpointFormat::pytorch_bin ? nlohmann::json("pytorch_bin")
+                                                                                 : nlohmann::json(nullptr)},
       {"checkpoint_files", checkpoint.files},
       {"layout_problems", layout_problems},
       {"total_bytes", total_bytes},

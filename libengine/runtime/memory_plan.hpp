@@ -18,9 +18,9 @@ struct MemoryUsage {
   std::uint64_t total() const { return weights + activations + runtime + cuda_graphs; }
 };
 
-// Memory the engine needs outside its own buffers, measured on the GPU machine (docs/benchmarks.md):
-// the CUDA context with cuBLAS and cuBLASLt handles of one process.
-inline constexpr std::uint64_t kRuntimeBytesPerGpu = 600ull << 20;
+// Memory a process needs outside its own buffers: the CUDA context (527 MiB) and cuBLAS after its
+// first GEMM (595 MiB in all), measured by tests/gpu on an H200 (docs/benchmarks.md), rounded up.
+inline constexpr std::uint64_t kRuntimeBytesPerGpu = 640ull << 20;
 // NCCL communicators and their buffers when tensor parallelism is on (vLLM logs show ~0.5 GiB).
 inline constexpr std::uint64_t kTensorParallelRuntimeBytes = 512ull << 20;
 // Decode CUDA graphs replay into the preallocated workspace, so they hold only their own launch state.

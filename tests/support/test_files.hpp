@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -11,7 +12,10 @@
 
 namespace llmctl::test {
 
-inline const std::filesystem::path kSourceDir = LLMCTL_SOURCE_DIR;
+// The source tree the build came from; LLMCTL_SOURCE_DIR overrides it where the tests run from a copy
+// (the GPU machine).
+inline const std::filesystem::path kSourceDir =
+    std::getenv("LLMCTL_SOURCE_DIR") != nullptr ? std::getenv("LLMCTL_SOURCE_DIR") : LLMCTL_SOURCE_DIR;
 inline const std::filesystem::path kFixtures = kSourceDir / "tests" / "fixtures";
 
 // A fresh empty folder under the system temp dir, removed when the object goes away.

@@ -1,5 +1,4 @@
 // llmctl-mem-estimate: predicts GPU memory use with the accounting that sizes the server's KV cache.
-#include "common/error.hpp"
 #include "common/text.hpp"
 #include "mem-estimate/mem_estimate_cli.hpp"
 #include "model/model_info.hpp"
@@ -61,12 +60,7 @@ void print_text(const llmctl::engine::MemoryEstimate& e, const std::string& mode
     fmt::print("Longest single request that fits: {} tokens{}\n", format_thousands(static_cast<std::uint64_t>(plan.kv_tokens())),
                plan.kv_tokens() > c.derived_max_model_len() ? " (more than the model's limit)" : "");
   } else {
-    fmt::print("Fits: no. ");
-    try {
-      llmctl::engine::check_kv_capacity(plan);
-    } catch (const llmctl::Error& error) {
-      fmt::print("{}\n", error.what());
-    }
+    fmt::print("Fits: no. {}\n", llmctl::engine::kv_capacity_problem(plan).value_or(""));
   }
   for (const auto& suggestion : e.suggestions)
     fmt::print("{} {}\n", plan.fits() ? "Suggested: llmctl serve " + model : "Would fit with:", suggestion);

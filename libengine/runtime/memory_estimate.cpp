@@ -14,16 +14,29 @@ namespace {
 constexpr double GiB = 1024.0 * 1024.0 * 1024.0;
 
 WeightFormat resolve_weight_format(const ModelConfig& config, const std::string& dtype) {
+  if (dtype != "auto" && dtype != "bfloat16" && dtype != "float16" && dtype != "half" && dtype != "float32" &&
+      dtype != "float")
+    throw Error(fmt::format("--dtype must be auto, bfloat16, float16 or float32 (got '{}')", dtype));
+  // A quantized checkpoint stays quantized on the GPU, whatever dtype the activations use.
+  if (const auto& quantization = config.quantization_config; quantization.is_object()) {
+    const auto method = quantization.value("quant_method", std::string());
+    const auto bits = quantization.value("bits", 0);
+    if ((method == "awq" || method == "gptq") && bits == 4) return WeightFormat::int4_g128;
+    if (method == "fp8") return WeightFormat::fp8;
+    throw Error(fmt::format("quantization '{}' ({} bits) in config.json is not supported (supported: awq and gptq "
+                            "with 4 bits, fp8)",
+                            method, bits));
+  }
   if (dtype == "bfloat16") return WeightFormat::bfloat16;
   if (dtype == "float16" || dtype == "half") return WeightFormat::float16;
   if (dtype == "float32" || dtype == "float") return WeightFormat::float32;
-  if (dtype != "auto") throw Error(fmt::format("--dtype must be auto, bfloat16, float16 or float32 (got '{}')", dtype));
   // As vLLM: bf16 checkpoints run in bf16; fp32 and fp16 ones (or no dtype given) in fp16.
   return config.dtype == DType::bf16 ? WeightFormat::bfloat16 : WeightFormat::float16;
 }
 
-unsigned kv_dtype_bytes(const std::string& kv_cache_dtype) {
-  if (kv_cache_dtype == "auto") return 2;
+// auto: the activation dtype, 4 bytes for float32 models and 2 otherwise.
+unsigned kv_dtype_bytes(const std::string& kv_cache_dtype, WeightFormat format) {
+  if (kv_cache_dtype == "auto") return format == WeightFormat::float32 ? 4 : 2;
   if (kv_cache_dtype == "fp8") return 1;
   throw Error(fmt::format("--kv-cache-dtype must be auto or fp8 (got '{}')", kv_cache_dtype));
 }
@@ -58,7 +71,7 @@ GpuChoice choose_gpu(const MemoryEstimateRequest& request) {
 
 MemoryPlan plan_for(const ModelConfig& config, EngineLimits limits, WeightFormat format, unsigned kv_bytes,
                     std::uint64_t gpu_memory, bool enforce_eager) {
-  const unsigned activation_bytes = format == WeightFormat::float32 ? 4 : 2;
+  const unsigned activation_bytes = format == WeightFormat::float32 ? 4 : 2;  // quantized models compute in 16 bits
   const auto weights = weight_bytes_per_gpu(config, limits.tensor_parallel_size, format);
   const auto usage = estimate_memory_usage(config, limits, weights, activation_bytes, enforce_eager);
   return plan_memory(gpu_memory, limits.gpu_memory_utilization, usage, kv_cache_layout(config, limits, kv_bytes),
@@ -83,7 +96,7 @@ MemoryEstimate estimate_memory(const ModelConfig& config, const MemoryEstimateRe
                           resolve_weight_format(config, request.dtype), request.kv_cache_dtype,
                           resolve_limits(request.limits, config.derived_max_model_len(), gpu.memory, gpu.is_a100),
                           {}, {}, {}};
-  const unsigned kv_bytes = kv_dtype_bytes(request.kv_cache_dtype);
+  const unsigned kv_bytes = kv_dtype_bytes(request.kv_cache_dtype, estimate.weight_format);
   const int tp = estimate.limits.tensor_parallel_size;
 
   for (const auto format : {estimate.weight_format, WeightFormat::fp8, WeightFormat::int4_g128}) {
@@ -107,7 +120,7 @@ MemoryEstimate estimate_memory(const ModelConfig& config, const MemoryEstimateRe
   // It does not fit: name each single change that makes it fit.
   if (plan.num_blocks > 0)
     estimate.suggestions.push_back(fmt::format("--max-model-len {} (the longest request that fits)", plan.kv_tokens()));
-  if (kv_bytes == 2) {
+  if (kv_bytes > 1) {
     const auto fp8 = plan_for(config, estimate.limits, estimate.weight_format, 1, gpu.memory, request.enforce_eager);
     if (fp8.fits()) estimate.suggestions.push_back("--kv-cache-dtype fp8 (halves the KV cache)");
   }

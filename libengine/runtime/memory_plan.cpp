@@ -48,22 +48,27 @@ MemoryPlan plan_memory(std::uint64_t total_memory, double utilization, const Mem
   return plan;
 }
 
-void check_kv_capacity(const MemoryPlan& plan) {
+std::optional<std::string> kv_capacity_problem(const MemoryPlan& plan) {
   if (plan.num_blocks <= 0)
-    throw Error(fmt::format(
+    return fmt::format(
         "No available memory for the cache blocks: {:.2f} GiB x {:.2f} = {:.2f} GiB, but weights, activations and "
         "runtime need {:.2f} GiB. Try increasing --gpu-memory-utilization, lowering --max-num-batched-tokens or "
         "--max-num-seqs, or adding GPUs with --tensor-parallel-size.",
         gib(static_cast<double>(plan.total_memory)), plan.utilization, gib(static_cast<double>(plan.budget)),
-        gib(static_cast<double>(plan.usage.total()))));
+        gib(static_cast<double>(plan.usage.total())));
   if (!plan.fits())
-    throw Error(fmt::format(
+    return fmt::format(
         "To serve at least one request with the model's max seq len ({}), {:.2f} GiB KV cache is needed, which is "
         "larger than the available KV cache memory ({:.2f} GiB). Based on the available memory, the estimated maximum "
         "model length is {}. Try increasing --gpu-memory-utilization or decreasing --max-model-len.",
         plan.max_model_len,
         gib(static_cast<double>(plan.blocks_per_request()) * static_cast<double>(plan.kv.bytes_per_block())),
-        gib(static_cast<double>(plan.kv_cache_bytes)), plan.kv_tokens()));
+        gib(static_cast<double>(plan.kv_cache_bytes)), plan.kv_tokens());
+  return std::nullopt;
+}
+
+void check_kv_capacity(const MemoryPlan& plan) {
+  if (auto problem = kv_capacity_problem(plan)) throw Error(*problem);
 }
 
 }  // namespace llmctl::engine

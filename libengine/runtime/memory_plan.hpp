@@ -4,6 +4,7 @@
 #include "runtime/engine_limits.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace llmctl::engine {
@@ -63,8 +64,11 @@ struct MemoryPlan {
 MemoryPlan plan_memory(std::uint64_t total_memory, double utilization, const MemoryUsage& usage,
                        const KvCacheLayout& kv, std::int64_t max_model_len);
 
-// Throws llmctl::Error in vLLM's words when the plan cannot hold one max_model_len request, naming the
-// largest length that fits and the flags that would help.
+// In vLLM's words, why the plan cannot hold one max_model_len request (naming the largest length that
+// fits and the flags that would help); nullopt when it can.
+std::optional<std::string> kv_capacity_problem(const MemoryPlan& plan);
+
+// Throws kv_capacity_problem() as an llmctl::Error.
 void check_kv_capacity(const MemoryPlan& plan);
 
 }  // namespace llmctl::engine

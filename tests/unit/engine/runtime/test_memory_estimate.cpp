@@ -95,7 +95,9 @@ TEST_CASE("--gpu-memory, dtype choices and bad requests") {
   CHECK(e.limits.max_num_seqs == 256);  // under 70 GiB
 
   request.dtype = "float32";
-  CHECK(estimate_memory(reference("Qwen--Qwen2.5-0.5B-Instruct"), request).plan.usage.weights == 4ull * 494'032'768);
+  const auto fp32 = estimate_memory(reference("Qwen--Qwen2.5-0.5B-Instruct"), request);
+  CHECK(fp32.plan.usage.weights == 4ull * 494'032'768);
+  CHECK(fp32.plan.kv.bytes_per_token() == 24'576);  // the KV cache follows the float32 activations
 
   CHECK_THROWS_WITH_AS(estimate_memory(reference("Qwen--Qwen2.5-7B-Instruct"), on("h1OO")),
                        Contains("unknown GPU 'h1OO'; did you mean"), llmctl::Error);
@@ -109,4 +111,19 @@ TEST_CASE("--gpu-memory, dtype choices and bad requests") {
   auto kv = on("h100");
   kv.kv_cache_dtype = "int2";
   CHECK_THROWS_AS(estimate_memory(reference("Qwen--Qwen2.5-7B-Instruct"), kv), llmctl::Error);
+}
+
+TEST_CASE("quantized checkpoints are sized as they load") {
+  auto awq = reference("meta-llama--Llama-3.1-8B-Instruct");
+  awq.quantization_config = {{"quant_method", "awq"}, {"bits", 4}, {"group_size", 128}};
+  const auto e = estimate_memory(awq, on("l4"));
+  CHECK(e.weight_format == WeightFormat::int4_g128);
+  CHECK(e.plan.usage.weights == weight_bytes_per_gpu(awq, 1, WeightFormat::int4_g128));
+  CHECK(e.plan.kv.bytes_per_token() == 131'072);  // activations and KV stay 16-bit
+  auto fp8 = awq;
+  fp8.quantization_config = {{"quant_method", "fp8"}};
+  CHECK(estimate_memory(fp8, on("l4")).weight_format == WeightFormat::fp8);
+  auto bnb = awq;
+  bnb.quantization_config = {{"quant_method", "bitsandbytes"}, {"bits", 4}};
+  CHECK_THROWS_WITH_AS(estimate_memory(bnb, on("l4")), Contains("quantization 'bitsandbytes' (4 bits) in config.json is not supported"), llmctl::Error);
 }

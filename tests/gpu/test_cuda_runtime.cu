@@ -27,6 +27,15 @@ void expect(bool ok, const char* what) {
 
 double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 
+// The GEMM input, made on the device (and compiled by nvcc, so CI proves the CUDA toolchain builds).
+__host__ __device__ float pattern(std::size_t i) { return static_cast<float>(i % 7) - 3.0f; }
+
+__global__ void fill_pattern(__nv_bfloat16* out, std::size_t count) {
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    out[i] = __float2bfloat16(pattern(i));
+}
+
 }  // namespace
 
 int main() {
@@ -45,13 +54,18 @@ int main() {
 
   // cuBLAS with one real bf16 GEMM loads its kernels and workspace, as the engine's first step will.
   constexpr int n = 2048;
-  std::vector<__nv_bfloat16> host(static_cast<std::size_t>(n) * n);
-  for (std::size_t i = 0; i < host.size(); ++i) host[i] = __float2bfloat16(static_cast<float>(i % 7) - 3.0f);
+  const std::size_t count = static_cast<std::size_t>(n) * n;
   __nv_bfloat16 *a = nullptr, *c = nullptr;
-  const std::size_t operand_bytes = host.size() * sizeof(__nv_bfloat16);
+  const std::size_t operand_bytes = count * sizeof(__nv_bfloat16);
   CUDA_OK(cudaMalloc(&a, operand_bytes));
   CUDA_OK(cudaMalloc(&c, operand_bytes));
-  CUDA_OK(cudaMemcpy(a, host.data(), operand_bytes, cudaMemcpyHostToDevice));
+  fill_pattern<<<256, 256>>>(a, count);
+  CUDA_OK(cudaGetLastError());
+  std::vector<__nv_bfloat16> host(count);
+  CUDA_OK(cudaMemcpy(host.data(), a, operand_bytes, cudaMemcpyDeviceToHost));
+  bool filled = true;
+  for (std::size_t i = 0; i < count; ++i) filled = filled && __bfloat162float(host[i]) == pattern(i);
+  expect(filled, "the fill kernel wrote every element");
   cublasHandle_t handle = nullptr;
   expect(cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS, "cublasCreate");
   const float one = 1.0f, zero = 0.0f;
@@ -59,7 +73,7 @@ int main() {
                       CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_SUCCESS,
          "cublasGemmEx bf16");
   CUDA_OK(cudaDeviceSynchronize());
-  std::vector<__nv_bfloat16> result(host.size());
+  std::vector<__nv_bfloat16> result(count);
   CUDA_OK(cudaMemcpy(result.data(), c, operand_bytes, cudaMemcpyDeviceToHost));
   // C[0][0] = sum_k A[0][k] * A[k][0] (column-major), computed here in float.
   double expected = 0;

@@ -70,12 +70,6 @@ std::map<DType, std::uint64_t> Checkpoint::parameters_by_dtype() const {
   return counts;
 }
 
-std::uint64_t Checkpoint::tensor_bytes() const {
-  std::uint64_t total = 0;
-  for (const auto& tensor : tensors) total += tensor.info.end - tensor.info.begin;
-  return total;
-}
-
 Checkpoint read_checkpoint(const fs::path& folder) {
   Checkpoint checkpoint;
   if (const auto index_path = folder / "model.safetensors.index.json"; fs::exists(index_path)) {

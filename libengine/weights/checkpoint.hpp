@@ -27,7 +27,6 @@ struct Checkpoint {
 
   std::uint64_t parameter_count() const;
   std::map<DType, std::uint64_t> parameters_by_dtype() const;
-  std::uint64_t tensor_bytes() const;  // bytes of tensor data, what loading puts in memory
 };
 
 // Finds the checkpoint as transformers does: model.safetensors.index.json (sharded), model.safetensors,

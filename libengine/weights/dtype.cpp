@@ -49,6 +49,4 @@ std::string_view torch_name(DType dtype) {
   }
 }
 
-std::uint64_t storage_bytes(DType dtype, std::uint64_t elements) { return (elements * bits(dtype) + 7) / 8; }
-
 }  // namespace llmctl::engine

@@ -29,7 +29,4 @@ std::optional<DType> dtype_from_torch_name(std::string_view name);
 // "bfloat16", "float16", "float32" for the dtypes config.json names; the safetensors name otherwise.
 std::string_view torch_name(DType dtype);
 
-// Bytes of `elements` values, rounded up to whole bytes for sub-byte types.
-std::uint64_t storage_bytes(DType dtype, std::uint64_t elements);
-
 }  // namespace llmctl::engine

@@ -19,7 +19,6 @@ TEST_CASE("a sharded checkpoint written by transformers: every tensor found in i
   CHECK(checkpoint.format == CheckpointFormat::safetensors);
   CHECK(checkpoint.files.size() == 5);
   CHECK(checkpoint.parameter_count() == expected["num_parameters"].get<std::uint64_t>());
-  CHECK(checkpoint.tensor_bytes() == 2 * checkpoint.parameter_count());  // bf16
   CHECK(checkpoint.parameters_by_dtype().at(DType::bf16) == checkpoint.parameter_count());
   REQUIRE(checkpoint.tensors.size() == expected["tensors"].size());
   for (const auto& tensor : checkpoint.tensors) CHECK(expected["tensors"][tensor.info.name]["file"] == tensor.file);

@@ -40,7 +40,7 @@ void print_text(const llmctl::engine::MemoryEstimate& e, const std::string& mode
   fmt::print("\nBudget (TP={}): {} x {:g} = {}\n", limits.tensor_parallel_size, gib(static_cast<double>(plan.total_memory)),
              limits.gpu_memory_utilization, gib(static_cast<double>(plan.budget)));
   const auto line = [](std::string_view label, double bytes, const std::string& note) {
-    fmt::print("  {:<14}{:>12}  {}\n", label, fmt::format("{:.2f} GiB", bytes / (1024.0 * 1024.0 * 1024.0)), note);
+    fmt::print("  {:<14}{:>12}  {}\n", label, gib(bytes), note);
   };
   line("weights", static_cast<double>(plan.usage.weights), std::string(llmctl::engine::weight_format_name(e.weight_format)));
   line("activations", static_cast<double>(plan.usage.activations),

@@ -34,9 +34,12 @@ WeightFormat resolve_weight_format(const ModelConfig& config, const std::string&
   return config.dtype == DType::bf16 ? WeightFormat::bfloat16 : WeightFormat::float16;
 }
 
-// auto: the activation dtype, 4 bytes for float32 models and 2 otherwise.
+// Float32 models compute in float32; all others, quantized ones included, in 16 bits.
+unsigned activation_bytes(WeightFormat format) { return format == WeightFormat::float32 ? 4 : 2; }
+
+// auto: the activation dtype.
 unsigned kv_dtype_bytes(const std::string& kv_cache_dtype, WeightFormat format) {
-  if (kv_cache_dtype == "auto") return format == WeightFormat::float32 ? 4 : 2;
+  if (kv_cache_dtype == "auto") return activation_bytes(format);
   if (kv_cache_dtype == "fp8") return 1;
   throw Error(fmt::format("--kv-cache-dtype must be auto or fp8 (got '{}')", kv_cache_dtype));
 }
@@ -71,9 +74,8 @@ GpuChoice choose_gpu(const MemoryEstimateRequest& request) {
 
 MemoryPlan plan_for(const ModelConfig& config, EngineLimits limits, WeightFormat format, unsigned kv_bytes,
                     std::uint64_t gpu_memory, bool enforce_eager) {
-  const unsigned activation_bytes = format == WeightFormat::float32 ? 4 : 2;  // quantized models compute in 16 bits
   const auto weights = weight_bytes_per_gpu(config, limits.tensor_parallel_size, format);
-  const auto usage = estimate_memory_usage(config, limits, weights, activation_bytes, enforce_eager);
+  const auto usage = estimate_memory_usage(config, limits, weights, activation_bytes(format), enforce_eager);
   return plan_memory(gpu_memory, limits.gpu_memory_utilization, usage, kv_cache_layout(config, limits, kv_bytes),
                      limits.max_model_len);
 }

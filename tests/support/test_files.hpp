@@ -17,6 +17,10 @@ namespace llmctl::test {
 inline const std::filesystem::path kSourceDir =
     std::getenv("LLMCTL_SOURCE_DIR") != nullptr ? std::getenv("LLMCTL_SOURCE_DIR") : LLMCTL_SOURCE_DIR;
 inline const std::filesystem::path kFixtures = kSourceDir / "tests" / "fixtures";
+// The real tokenizer files tests/tokenizers/fetch.sh downloads (ctest's fetch_tokenizers fixture runs
+// it); LLMCTL_TOKENIZER_DIR overrides the place.
+inline const std::filesystem::path kTokenizerFiles =
+    std::getenv("LLMCTL_TOKENIZER_DIR") != nullptr ? std::getenv("LLMCTL_TOKENIZER_DIR") : LLMCTL_TOKENIZER_DIR;
 
 // A fresh empty folder under the system temp dir, removed when the object goes away.
 class TempDir {

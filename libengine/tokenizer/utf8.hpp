@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace llmctl::engine::utf8 {
+
+// Length of the UTF-8 sequence that starts with `lead` (1 for a stray continuation or invalid byte).
+std::size_t sequence_length(unsigned char lead);
+
+// Decodes the code point at text[pos] (which must be valid UTF-8) and advances pos past it.
+char32_t next_code_point(std::string_view text, std::size_t& pos);
+
+void append_code_point(std::string& out, char32_t code_point);
+
+bool is_valid(std::string_view text);
+
+// Replaces each maximal invalid subsequence with U+FFFD, as Rust's String::from_utf8_lossy (and so HF
+// tokenizers' decoders) do.
+std::string to_valid_lossy(std::string_view bytes);
+
+// Length of the longest prefix that does not end inside an incomplete (but so far valid) UTF-8
+// sequence: what a stream can emit now without splitting a character.
+std::size_t complete_prefix_length(std::string_view bytes);
+
+// Unicode White_Space, as Rust's char::is_whitespace.
+bool is_whitespace(char32_t code_point);
+
+}  // namespace llmctl::engine::utf8

@@ -2,23 +2,16 @@
 
 #include "common/error.hpp"
 #include "common/json_file.hpp"
-#include "support/test_files.hpp"
+#include "support/real_tokenizers.hpp"
 
 #include <doctest/doctest.h>
 
-#include <map>
+#include <functional>
 
 using namespace llmctl::engine;
 using nlohmann::json;
 
 namespace {
-
-const Tokenizer& real_tokenizer(const std::string& name) {
-  static std::map<std::string, Tokenizer> loaded;
-  auto found = loaded.find(name);
-  if (found == loaded.end()) found = loaded.emplace(name, Tokenizer::load(llmctl::test::kTokenizerFiles / name / "tokenizer.json")).first;
-  return found->second;
-}
 
 json golden(const std::string& name) { return llmctl::read_json_file(llmctl::test::kFixtures / "tokenizers" / (name + ".json")); }
 
@@ -42,9 +35,9 @@ std::string ids_text(const std::vector<TokenId>& ids) { return json(ids).dump();
 }  // namespace
 
 TEST_CASE("encode and decode match Hugging Face tokenizers exactly on every golden string") {
-  for (const std::string name : {"qwen2_5", "qwen3", "llama3", "llama3_1", "deepseek_v3", "gemma3", "llama2"}) {
+  for (const std::string name : llmctl::test::kRealTokenizers) {
     CAPTURE(name);
-    const Tokenizer& tokenizer = real_tokenizer(name);
+    const Tokenizer& tokenizer = llmctl::test::real_tokenizer(name);
     const json expected = golden(name);
     Mismatches mismatches;
     for (const auto& entry : expected.at("encode")) {

@@ -1,0 +1,49 @@
+#include "tokenizer/stop_strings.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace llmctl::engine {
+
+StopStringMatcher::StopStringMatcher(std::vector<std::string> stop_strings, bool include_stop_string)
+    : include_stop_string_(include_stop_string) {
+  for (auto& stop : stop_strings) {
+    if (!stop.empty()) stop_strings_.push_back(std::move(stop));
+  }
+}
+
+StopStringMatcher::Step StopStringMatcher::push(std::string_view delta) {
+  held_.append(delta);
+  // The earliest stop string wins; at one position, the one listed first.
+  std::size_t first = std::string::npos;
+  const std::string* matched = nullptr;
+  for (const auto& stop : stop_strings_) {
+    const std::size_t at = held_.find(stop);
+    if (at < first) {
+      first = at;
+      matched = &stop;
+    }
+  }
+  if (matched != nullptr) {
+    std::string text = held_.substr(0, include_stop_string_ ? first + matched->size() : first);
+    held_.clear();
+    return {std::move(text), matched};
+  }
+  // Hold the longest suffix that a stop string starts with.
+  std::size_t hold = 0;
+  for (const auto& stop : stop_strings_) {
+    for (std::size_t length = std::min(stop.size() - 1, held_.size()); length > hold; --length) {
+      if (held_.compare(held_.size() - length, length, stop, 0, length) == 0) {
+        hold = length;
+        break;
+      }
+    }
+  }
+  std::string text = held_.substr(0, held_.size() - hold);
+  held_.erase(0, held_.size() - hold);
+  return {std::move(text), nullptr};
+}
+
+std::string StopStringMatcher::finish() { return std::exchange(held_, std::string()); }
+
+}  // namespace llmctl::engine

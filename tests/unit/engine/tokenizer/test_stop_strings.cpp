@@ -1,0 +1,36 @@
+#include "tokenizer/stop_strings.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace llmctl::engine;
+
+TEST_CASE("a stop string split across deltas is found and never partly sent") {
+  StopStringMatcher matcher({"</answer>", "STOP"}, false);
+  auto step = matcher.push("The result</");
+  CHECK(step.text == "The result");  // "</" may start "</answer>"
+  CHECK(step.stop == nullptr);
+  step = matcher.push("ans");
+  CHECK(step.text.empty());
+  step = matcher.push("wer> trailing");
+  CHECK(step.text.empty());
+  REQUIRE(step.stop != nullptr);
+  CHECK(*step.stop == "</answer>");
+}
+
+TEST_CASE("held text is released when it stops matching, and at the end") {
+  StopStringMatcher matcher({"ab"}, false);
+  CHECK(matcher.push("xa").text == "x");
+  CHECK(matcher.push("c").text == "ac");
+  CHECK(matcher.push("a").text.empty());
+  CHECK(matcher.finish() == "a");
+}
+
+TEST_CASE("the earliest stop string wins, and include_stop_str_in_output keeps it") {
+  StopStringMatcher matcher({"world", "lo"}, true);
+  const auto step = matcher.push("hello world");
+  REQUIRE(step.stop != nullptr);
+  CHECK(*step.stop == "lo");
+  CHECK(step.text == "hello");
+  StopStringMatcher none({}, false);
+  CHECK(none.push("anything").text == "anything");
+}

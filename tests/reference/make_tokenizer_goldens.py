@@ -17,6 +17,18 @@ import transformers
 
 NAMES = ["qwen2_5", "qwen3", "llama3", "llama3_1", "deepseek_v3", "gemma3", "llama2"]
 
+# SentencePiece conversions written by newer tokenizers (Mistral-7B-v0.3, Llama-2) use a Metaspace
+# pre-tokenizer and decoder where the npm "llama2" file (Mixtral) has Prepend/Replace normalizers:
+# the same vocabulary with those parts swapped. The tests apply the same overrides.
+METASPACE = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False}
+DERIVED = {
+    "mistral_metaspace": ("llama2", {"normalizer": None, "pre_tokenizer": METASPACE, "decoder": METASPACE}),
+    "metaspace_always_split": ("llama2", {
+        "normalizer": None,
+        "pre_tokenizer": dict(METASPACE, prepend_scheme="always", split=True),
+        "decoder": dict(METASPACE, prepend_scheme="always", split=True)}),
+}
+
 # Hand-written strings: each exists to catch one class of mistake.
 TEXTS = [
     "", " ", "  ", "\n", "\n\n\n", "\t", "\r\n", "a", "A", "Hello", "Hello world", " Hello world",
@@ -140,9 +152,15 @@ def main():
     source, out = Path(sys.argv[1]), Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
     texts = TEXTS + generated_texts(200, seed=7)
-    for name in NAMES:
-        folder = source / name
-        reference = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    for name in NAMES + list(DERIVED):
+        base, overrides = DERIVED.get(name, (name, None))
+        folder = source / base
+        if overrides:
+            spec = json.loads((folder / "tokenizer.json").read_text())
+            spec.update(overrides)
+            reference = tokenizers.Tokenizer.from_str(json.dumps(spec))
+        else:
+            reference = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
         special = [t.content for t in reference.get_added_tokens_decoder().values() if t.special]
         texts_here = texts + generated_texts(40, seed=sum(map(ord, name))) + [
             f"x{s}y {s}" for s in special[:12]]
@@ -162,6 +180,12 @@ def main():
                    "text_skip_special": reference.decode(ids, skip_special_tokens=True)} for ids in id_lists]
         golden = {"tokenizer": name, "tokenizers_version": tokenizers.__version__,
                   "transformers_version": transformers.__version__, "encode": encode, "decode": decode}
+        if overrides:
+            golden["derived_from"] = base
+            golden["overrides"] = overrides
+            (out / f"{name}.json").write_text(json.dumps(golden, ensure_ascii=False, indent=1) + "\n")
+            print(f"{name}: {len(encode)} strings, {len(decode)} decodes (derived from {base})")
+            continue
 
         # transformers: what vLLM tokenizes and renders with. Record where it disagrees with tokenizers.
         try:

@@ -1,6 +1,5 @@
 #include "tokenizer/incremental_detokenizer.hpp"
 
-#include "common/json_file.hpp"
 #include "support/real_tokenizers.hpp"
 #include "tokenizer/utf8.hpp"
 
@@ -9,10 +8,10 @@
 using namespace llmctl::engine;
 
 TEST_CASE("streamed deltas are whole characters and add up to the full decode, for every golden string") {
-  for (const std::string name : llmctl::test::kRealTokenizers) {
+  for (const std::string name : llmctl::test::kGoldenTokenizers) {
     CAPTURE(name);
     const Tokenizer& tokenizer = llmctl::test::real_tokenizer(name);
-    const auto golden = llmctl::read_json_file(llmctl::test::kFixtures / "tokenizers" / (name + ".json"));
+    const auto golden = llmctl::test::tokenizer_golden(name);
     std::size_t streams = 0, split_characters = 0;
     for (const auto& entry : golden.at("encode")) {
       const auto ids = entry.at("ids").get<std::vector<TokenId>>();

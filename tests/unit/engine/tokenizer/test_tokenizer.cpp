@@ -1,7 +1,6 @@
 #include "tokenizer/tokenizer.hpp"
 
 #include "common/error.hpp"
-#include "common/json_file.hpp"
 #include "support/real_tokenizers.hpp"
 
 #include <doctest/doctest.h>
@@ -12,8 +11,6 @@ using namespace llmctl::engine;
 using nlohmann::json;
 
 namespace {
-
-json golden(const std::string& name) { return llmctl::read_json_file(llmctl::test::kFixtures / "tokenizers" / (name + ".json")); }
 
 // Compares and collects every difference, so that one failure shows all of them (the first ten).
 struct Mismatches {
@@ -35,10 +32,10 @@ std::string ids_text(const std::vector<TokenId>& ids) { return json(ids).dump();
 }  // namespace
 
 TEST_CASE("encode and decode match Hugging Face tokenizers exactly on every golden string") {
-  for (const std::string name : llmctl::test::kRealTokenizers) {
+  for (const std::string name : llmctl::test::kGoldenTokenizers) {
     CAPTURE(name);
     const Tokenizer& tokenizer = llmctl::test::real_tokenizer(name);
-    const json expected = golden(name);
+    const json expected = llmctl::test::tokenizer_golden(name);
     Mismatches mismatches;
     for (const auto& entry : expected.at("encode")) {
       const auto text = entry.at("text").get<std::string>();

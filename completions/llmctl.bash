@@ -4,10 +4,10 @@
 _llmctl_inspect() {
     local cur=$1 prev=$2
     case $prev in
-        --log-level) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --log-level|--tokenize|--detokenize|--render-chat|--tools|--chat-template-kwargs|--chat-template) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--help -h --version --log-level --tensors --json" -- "$cur"))
+        COMPREPLY=($(compgen -W "--help -h --version --log-level --tensors --json --tokenize --add-special-tokens --detokenize --skip-special-tokens --render-chat --tools --add-generation-prompt --chat-template-kwargs --chat-template" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

@@ -1,6 +1,8 @@
-// llmctl-inspect: prints what a model folder holds, from its metadata and safetensors headers.
+// llmctl-inspect: prints what a model folder holds, from its metadata and safetensors headers; also
+// tokenizes, detokenizes and renders chat prompts with the model's own tokenizer and template.
 #include "common/text.hpp"
 #include "inspect/inspect_cli.hpp"
+#include "inspect/inspect_tokenizer.hpp"
 #include "model/model_info.hpp"
 
 #include <fmt/format.h>
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
   llmctl::cli::InspectCommand command;
   return llmctl::cli::run(command, argc, argv, [&] {
     const auto& options = command.options;
+    if (llmctl::cli::run_tokenizer_mode(options)) return;
     const auto info = llmctl::engine::describe_model(options.model);
     if (options.json) {
       std::puts(info.to_json(options.tensors).dump(2).c_str());

@@ -1,5 +1,7 @@
 #include "tokenizer/utf8.hpp"
 
+#include <algorithm>
+
 namespace llmctl::engine::utf8 {
 namespace {
 
@@ -45,18 +47,16 @@ std::size_t valid_sequence(std::string_view bytes, std::size_t pos, bool& incomp
 
 }  // namespace
 
-std::size_t sequence_length(unsigned char lead) {
-  if (lead < 0x80) return 1;
-  if ((lead & 0xE0) == 0xC0) return 2;
-  if ((lead & 0xF0) == 0xE0) return 3;
-  if ((lead & 0xF8) == 0xF0) return 4;
-  return 1;
+std::size_t character_length(std::string_view text, std::size_t pos) {
+  bool incomplete = false;
+  std::size_t valid_bytes = 0;
+  return std::max<std::size_t>(valid_sequence(text, pos, incomplete, valid_bytes), 1);
 }
 
 char32_t next_code_point(std::string_view text, std::size_t& pos) {
   const auto lead = static_cast<unsigned char>(text[pos]);
-  const std::size_t length = sequence_length(lead);
-  if (length == 1 || pos + length > text.size()) {
+  const std::size_t length = character_length(text, pos);
+  if (length == 1) {
     ++pos;
     return lead < 0x80 ? lead : kReplacement;
   }

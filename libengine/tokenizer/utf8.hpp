@@ -6,10 +6,10 @@
 
 namespace llmctl::engine::utf8 {
 
-// Length of the UTF-8 sequence that starts with `lead` (1 for a stray continuation or invalid byte).
-std::size_t sequence_length(unsigned char lead);
+// Bytes of the character at text[pos]: its valid UTF-8 sequence, or 1 for a byte of broken UTF-8.
+std::size_t character_length(std::string_view text, std::size_t pos);
 
-// Decodes the code point at text[pos] (which must be valid UTF-8) and advances pos past it.
+// Decodes the character at text[pos] (U+FFFD for a byte of broken UTF-8) and advances pos past it.
 char32_t next_code_point(std::string_view text, std::size_t& pos);
 
 void append_code_point(std::string& out, char32_t code_point);

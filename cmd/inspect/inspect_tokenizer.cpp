@@ -1,0 +1,143 @@
+#include "inspect/inspect_tokenizer.hpp"
+
+#include "common/error.hpp"
+#include "tokenizer/chat_template.hpp"
+#include "tokenizer/tokenizer.hpp"
+#include "tokenizer/tokenizer_config.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+namespace llmctl::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+
+// The folder of a model given as a folder or as one of its files.
+fs::path tokenizer_folder(const std::string& model) {
+  std::error_code ec;
+  if (fs::is_regular_file(model, ec)) return fs::path(model).has_parent_path() ? fs::path(model).parent_path() : fs::path(".");
+  if (!fs::is_directory(model, ec)) throw Error(model + ": no such model folder");
+  return model;
+}
+
+std::string read_input(const std::string& path_or_dash, const std::string& what) {
+  if (path_or_dash == "-") return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  std::ifstream in(path_or_dash, std::ios::binary);
+  if (!in) throw Error(fmt::format("{} {}: cannot read the file", what, path_or_dash));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+ordered_json parse_json_text(const std::string& text, const std::string& what) {
+  try {
+    return ordered_json::parse(text);
+  } catch (const nlohmann::json::parse_error& error) {
+    throw Error(fmt::format("{}: not valid JSON ({})", what, error.what()));
+  }
+}
+
+engine::Tokenizer load_tokenizer(const fs::path& folder) {
+  if (!fs::exists(folder / "tokenizer.json")) throw Error(folder.string() + ": no tokenizer.json here");
+  return engine::Tokenizer::load(folder / "tokenizer.json");
+}
+
+std::vector<engine::TokenId> parse_ids(const std::string& text) {
+  std::vector<engine::TokenId> ids;
+  std::string current;
+  const auto flush = [&] {
+    if (current.empty()) return;
+    std::size_t used = 0;
+    long long value = -1;
+    try {
+      value = std::stoll(current, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != current.size() || value < 0 || value > INT32_MAX) throw Error("--detokenize: \"" + current + "\" is not a token id");
+    ids.push_back(static_cast<engine::TokenId>(value));
+    current.clear();
+  };
+  for (const char c : text) {
+    if (c == ',' || c == ' ' || c == '[' || c == ']') {  // "1,2,3" or a pasted JSON array
+      flush();
+    } else {
+      current += c;
+    }
+  }
+  flush();
+  return ids;
+}
+
+void tokenize(const InspectOptions& options, const fs::path& folder) {
+  const auto tokenizer = load_tokenizer(folder);
+  const std::string text = *options.tokenize == "-" ? read_input("-", "--tokenize") : *options.tokenize;
+  const auto ids = tokenizer.encode(text, options.add_special_tokens);
+  std::vector<std::string> tokens;
+  for (const auto id : ids) tokens.push_back(tokenizer.id_to_token(id).value_or(""));
+  if (options.json) {
+    std::puts(nlohmann::json{{"ids", ids}, {"tokens", tokens}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return;
+  }
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    fmt::print("{:>8}  {}\n", ids[i], nlohmann::json(tokens[i]).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  fmt::print("{} tokens\n", ids.size());
+}
+
+void detokenize(const InspectOptions& options, const fs::path& folder) {
+  const auto tokenizer = load_tokenizer(folder);
+  const auto ids = parse_ids(*options.detokenize);
+  for (const auto id : ids) {
+    if (static_cast<std::size_t>(id) >= tokenizer.vocab_size()) {
+      throw Error(fmt::format("--detokenize: token id {} is outside the vocabulary (size {})", id, tokenizer.vocab_size()));
+    }
+  }
+  const std::string text = tokenizer.decode(ids, options.skip_special_tokens);
+  if (options.json) {
+    std::puts(nlohmann::json{{"text", text}}.dump().c_str());
+  } else {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  }
+}
+
+void render_chat(const InspectOptions& options, const fs::path& folder) {
+  const auto chat_template = engine::ChatTemplate::for_model(engine::load_tokenizer_config(folder), options.chat_template);
+  auto request = parse_json_text(read_input(*options.render_chat, "--render-chat"), "--render-chat " + *options.render_chat);
+  // A message array, or a chat completion request body with "messages" (and perhaps "tools").
+  ordered_json messages = request.is_object() && request.contains("messages") ? request.at("messages") : request;
+  ordered_json tools = request.is_object() && request.contains("tools") ? request.at("tools") : ordered_json();
+  if (options.tools) tools = parse_json_text(read_input(*options.tools, "--tools"), "--tools " + *options.tools);
+  ordered_json kwargs = ordered_json::object();
+  if (options.chat_template_kwargs) {
+    kwargs = parse_json_text(*options.chat_template_kwargs, "--chat-template-kwargs");
+    if (!kwargs.is_object()) throw Error("--chat-template-kwargs: expected a JSON object");
+  }
+  const std::string prompt = chat_template.render(messages, tools, options.add_generation_prompt, kwargs);
+  if (options.json) {
+    std::puts(nlohmann::json{{"prompt", prompt}}.dump().c_str());
+  } else {
+    std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+  }
+}
+
+}  // namespace
+
+bool run_tokenizer_mode(const InspectOptions& options) {
+  if (!options.tokenize && !options.detokenize && !options.render_chat) return false;
+  const fs::path folder = tokenizer_folder(options.model);
+  if (options.tokenize) tokenize(options, folder);
+  if (options.detokenize) detokenize(options, folder);
+  if (options.render_chat) render_chat(options, folder);
+  return true;
+}
+
+}  // namespace llmctl::cli

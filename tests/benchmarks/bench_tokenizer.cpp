@@ -20,8 +20,9 @@ namespace {
 
 std::string file_text(const std::string& path) {
   if (path.ends_with(".json")) {
+    const auto golden = llmctl::read_json_file(path);  // kept alive: the loop walks into it
     std::string text;
-    for (const auto& entry : llmctl::read_json_file(path).at("encode")) text += entry.at("text").get<std::string>() + "\n";
+    for (const auto& entry : golden.at("encode")) text += entry.at("text").get<std::string>() + "\n";
     return text;
   }
   std::ifstream in(path, std::ios::binary);

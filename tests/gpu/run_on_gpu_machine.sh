@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One call on the GPU machine: the whole unit suite and the GPU tests from a bundled build, the
+# reference goldens regenerated with transformers and compared with the committed ones, and the
+# tokenizer benchmark beside HF tokenizers on the same core.
+#   here:  ../shared/tools/gpu-bundle build && mkdir -p build-ref && tar -cJf build-ref/tokenizers.tar.xz -C build/test-data tokenizers
+#   there: bash tests/gpu/run_on_gpu_machine.sh   (device tool: carry [".gpu", "build-ref"])
+set -uo pipefail
+source .gpu/env.sh
+out=${OUT:-/tmp/out}
+mkdir -p "$out" /tmp/llmctl-data
+tar -xJf build-ref/tokenizers.tar.xz -C /tmp/llmctl-data
+export LLMCTL_SOURCE_DIR=$PWD LLMCTL_TOKENIZER_DIR=/tmp/llmctl-data/tokenizers
+status=0
+step() { echo "== $*"; "$@" || { echo "FAILED: $*"; status=1; }; }
+
+step nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+step unit_tests
+step gpu_runtime_test
+step bash tests/integration/test_inspect_tokenizer.sh .gpu/bin . "$LLMCTL_TOKENIZER_DIR"
+
+echo "== goldens, regenerated with the reference implementations"
+python3 -c "import tokenizers, transformers, jinja2; print('tokenizers', tokenizers.__version__, 'transformers', transformers.__version__, 'jinja2', jinja2.__version__)"
+python3 tests/reference/make_tokenizer_goldens.py "$LLMCTL_TOKENIZER_DIR" /tmp/goldens >/dev/null 2>&1
+for file in /tmp/goldens/*.json; do
+  cmp -s "$file" "tests/fixtures/tokenizers/${file##*/}" && echo "same: ${file##*/}" || { echo "DIFFERS: ${file##*/}"; status=1; }
+done
+cp tests/fixtures/jinja/expected.json /tmp/jinja-committed.json
+python3 tests/reference/render_jinja_cases.py >/dev/null 2>&1
+cmp -s tests/fixtures/jinja/expected.json /tmp/jinja-committed.json && echo "same: jinja/expected.json" \
+  || { echo "DIFFERS: jinja/expected.json"; cp tests/fixtures/jinja/expected.json "$out/jinja-expected.json"; status=1; }
+
+echo "== tokenizer encode throughput, one thread on core 2, same text"
+corpus=(docs/*.md man/*.1 libengine/*/*.cpp libengine/*/*.hpp tests/fixtures/tokenizers/qwen2_5.json)
+lscpu | grep -E 'Model name|^CPU\(s\)'
+step taskset -c 2 bench_tokenizer "$LLMCTL_TOKENIZER_DIR/qwen2_5/tokenizer.json" "${corpus[@]}"
+step env RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false taskset -c 2 python3 tests/benchmarks/bench_tokenizer_hf.py "$LLMCTL_TOKENIZER_DIR/qwen2_5/tokenizer.json" "${corpus[@]}"
+echo "== status $status"
+exit $status

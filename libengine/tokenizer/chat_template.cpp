@@ -25,8 +25,9 @@ ChatTemplate ChatTemplate::for_model(const std::optional<TokenizerConfig>& confi
   if (override) {
     // As vLLM: a readable file is the template; text that looks like a template is one; anything
     // else is a path that does not exist.
+    std::error_code error;
     std::ifstream file(*override, std::ios::binary);
-    if (file && std::filesystem::is_regular_file(*override)) {
+    if (file && std::filesystem::is_regular_file(*override, error)) {
       std::stringstream text;
       text << file.rdbuf();
       return ChatTemplate(text.str(), *override, special_tokens);

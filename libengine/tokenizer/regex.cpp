@@ -33,14 +33,20 @@ Regex& Regex::operator=(Regex&&) noexcept = default;
 std::vector<std::pair<std::size_t, std::size_t>> Regex::find_all(std::string_view text) const {
   std::vector<std::pair<std::size_t, std::size_t>> matches;
   // Match data per call keeps the object usable from several threads.
-  pcre2_match_data* data = pcre2_match_data_create_from_pattern(compiled_->code, nullptr);
+  const std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(
+      pcre2_match_data_create_from_pattern(compiled_->code, nullptr), &pcre2_match_data_free);
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   std::size_t start = 0;
   while (start <= text.size()) {
     // The text was checked as UTF-8 before tokenization, so PCRE2 need not check it at every call.
-    const int rc = pcre2_match(compiled_->code, subject, text.size(), start, PCRE2_NO_UTF_CHECK, data, nullptr);
-    if (rc < 0) break;
-    const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(data);
+    const int rc = pcre2_match(compiled_->code, subject, text.size(), start, PCRE2_NO_UTF_CHECK, match.get(), nullptr);
+    if (rc == PCRE2_ERROR_NOMATCH) break;
+    if (rc < 0) {  // a resource limit: never split a text differently without saying so
+      PCRE2_UCHAR message[256];
+      pcre2_get_error_message(rc, message, sizeof message);
+      throw Error(std::string("regular expression match failed: ") + reinterpret_cast<const char*>(message));
+    }
+    const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match.get());
     const std::size_t begin = ovector[0], end = ovector[1];
     if (end > begin) {
       matches.emplace_back(begin, end);
@@ -50,7 +56,6 @@ std::vector<std::pair<std::size_t, std::size_t>> Regex::find_all(std::string_vie
       while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
     }
   }
-  pcre2_match_data_free(data);
   return matches;
 }
 

@@ -4,7 +4,7 @@ namespace llmctl::cli {
 
 InspectCommand::InspectCommand() : Command("inspect", "Show what a model is: architecture, parameters, context, files") {
   add_option("model", options.model, "Model folder (with config.json or tokenizer.json), or the path of its config.json")->required();
-  add_flag("--tensors", options.tensors, "Also list every tensor with its dtype, shape and file");
+  auto* tensors = add_flag("--tensors", options.tensors, "Also list every tensor with its dtype, shape and file");
   add_flag("--json", options.json, "Print one JSON object on stdout instead of text");
 
   auto* tokenize = add_option("--tokenize", options.tokenize, "Print the token ids and tokens of TEXT (- reads stdin)");
@@ -25,6 +25,7 @@ InspectCommand::InspectCommand() : Command("inspect", "Show what a model is: arc
       ->needs(render_chat);
   tokenize->excludes(detokenize)->excludes(render_chat);
   detokenize->excludes(render_chat);
+  for (auto* mode : {tokenize, detokenize, render_chat}) mode->excludes(tensors);
 }
 
 }  // namespace llmctl::cli

@@ -1,6 +1,7 @@
 #include "inspect/inspect_tokenizer.hpp"
 
 #include "common/error.hpp"
+#include "common/json_file.hpp"
 #include "tokenizer/chat_template.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer/tokenizer_config.hpp"
@@ -8,6 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -31,43 +34,37 @@ fs::path tokenizer_folder(const std::string& model) {
 
 std::string read_input(const std::string& path_or_dash, const std::string& what) {
   if (path_or_dash == "-") return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  std::error_code error;
   std::ifstream in(path_or_dash, std::ios::binary);
-  if (!in) throw Error(fmt::format("{} {}: cannot read the file", what, path_or_dash));
+  if (!in || !fs::is_regular_file(path_or_dash, error)) throw Error(fmt::format("{} {}: cannot read the file", what, path_or_dash));
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
 }
 
-ordered_json parse_json_text(const std::string& text, const std::string& what) {
-  try {
-    return ordered_json::parse(text);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw Error(fmt::format("{}: not valid JSON ({})", what, error.what()));
-  }
-}
-
 engine::Tokenizer load_tokenizer(const fs::path& folder) {
-  if (!fs::exists(folder / "tokenizer.json")) throw Error(folder.string() + ": no tokenizer.json here");
+  std::error_code error;
+  if (!fs::exists(folder / "tokenizer.json", error)) throw Error(folder.string() + ": no tokenizer.json here");
   return engine::Tokenizer::load(folder / "tokenizer.json");
 }
 
+// "1,2,3", or a pasted JSON array over several lines.
 std::vector<engine::TokenId> parse_ids(const std::string& text) {
   std::vector<engine::TokenId> ids;
   std::string current;
   const auto flush = [&] {
     if (current.empty()) return;
-    std::size_t used = 0;
-    long long value = -1;
-    try {
-      value = std::stoll(current, &used);
-    } catch (const std::exception&) {
+    engine::TokenId value = -1;
+    const auto [end, error] = std::from_chars(current.data(), current.data() + current.size(), value);
+    if (error != std::errc() || end != current.data() + current.size() || value < 0) {
+      throw Error("--detokenize: " + nlohmann::json(current).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                  " is not a token id");
     }
-    if (used != current.size() || value < 0 || value > INT32_MAX) throw Error("--detokenize: \"" + current + "\" is not a token id");
-    ids.push_back(static_cast<engine::TokenId>(value));
+    ids.push_back(value);
     current.clear();
   };
   for (const char c : text) {
-    if (c == ',' || c == ' ' || c == '[' || c == ']') {  // "1,2,3" or a pasted JSON array
+    if (c == ',' || c == '[' || c == ']' || std::isspace(static_cast<unsigned char>(c))) {
       flush();
     } else {
       current += c;
@@ -96,9 +93,10 @@ void tokenize(const InspectOptions& options, const fs::path& folder) {
 void detokenize(const InspectOptions& options, const fs::path& folder) {
   const auto tokenizer = load_tokenizer(folder);
   const auto ids = parse_ids(*options.detokenize);
+  const std::size_t vocab_size = tokenizer.vocab_size();
   for (const auto id : ids) {
-    if (static_cast<std::size_t>(id) >= tokenizer.vocab_size()) {
-      throw Error(fmt::format("--detokenize: token id {} is outside the vocabulary (size {})", id, tokenizer.vocab_size()));
+    if (static_cast<std::size_t>(id) >= vocab_size) {
+      throw Error(fmt::format("--detokenize: token id {} is outside the vocabulary (size {})", id, vocab_size));
     }
   }
   const std::string text = tokenizer.decode(ids, options.skip_special_tokens);
@@ -111,14 +109,14 @@ void detokenize(const InspectOptions& options, const fs::path& folder) {
 
 void render_chat(const InspectOptions& options, const fs::path& folder) {
   const auto chat_template = engine::ChatTemplate::for_model(engine::load_tokenizer_config(folder), options.chat_template);
-  auto request = parse_json_text(read_input(*options.render_chat, "--render-chat"), "--render-chat " + *options.render_chat);
+  auto request = parse_ordered_json(read_input(*options.render_chat, "--render-chat"), "--render-chat " + *options.render_chat);
   // A message array, or a chat completion request body with "messages" (and perhaps "tools").
   ordered_json messages = request.is_object() && request.contains("messages") ? request.at("messages") : request;
   ordered_json tools = request.is_object() && request.contains("tools") ? request.at("tools") : ordered_json();
-  if (options.tools) tools = parse_json_text(read_input(*options.tools, "--tools"), "--tools " + *options.tools);
+  if (options.tools) tools = parse_ordered_json(read_input(*options.tools, "--tools"), "--tools " + *options.tools);
   ordered_json kwargs = ordered_json::object();
   if (options.chat_template_kwargs) {
-    kwargs = parse_json_text(*options.chat_template_kwargs, "--chat-template-kwargs");
+    kwargs = parse_ordered_json(*options.chat_template_kwargs, "--chat-template-kwargs");
     if (!kwargs.is_object()) throw Error("--chat-template-kwargs: expected a JSON object");
   }
   const std::string prompt = chat_template.render(messages, tools, options.add_generation_prompt, kwargs);

@@ -9,15 +9,26 @@
 
 namespace llmctl {
 
-nlohmann::json parse_json(std::string_view text, std::string_view origin) {
+namespace {
+
+template <typename Json>
+Json parse_as(std::string_view text, std::string_view origin) {
   try {
-    return nlohmann::json::parse(text);
+    return Json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
     std::string what = e.what();
     const auto pos = what.find("] ");
     throw Error(fmt::format("{}: invalid JSON: {}", origin, pos == std::string::npos ? what : what.substr(pos + 2)));
   }
+}
+
+}  // namespace
+
+nlohmann::json parse_json(std::string_view text, std::string_view origin) { return parse_as<nlohmann::json>(text, origin); }
+
+nlohmann::ordered_json parse_ordered_json(std::string_view text, std::string_view origin) {
+  return parse_as<nlohmann::ordered_json>(text, origin);
 }
 
 nlohmann::json read_json_file(const std::filesystem::path& path) {

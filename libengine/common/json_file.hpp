@@ -17,6 +17,8 @@ nlohmann::json read_json_file(const std::filesystem::path& path);
 
 // Parses JSON text; `origin` names where it came from in error messages.
 nlohmann::json parse_json(std::string_view text, std::string_view origin);
+// The same, keeping the keys in document order (chat messages and tools, whose order templates show).
+nlohmann::ordered_json parse_ordered_json(std::string_view text, std::string_view origin);
 
 // Typed, checked access to the fields of a JSON object. `origin` ("config.json") prefixes errors.
 class JsonFields {

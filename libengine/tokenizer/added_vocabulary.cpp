@@ -10,11 +10,26 @@
 namespace llmctl::engine {
 namespace {
 
+// The regex \w HF uses for single_word tokens: letters, marks, decimal and letter numbers,
+// connector punctuation, and the zero-width (non-)joiners.
 bool is_word_character(char32_t c) {
-  if (c == '_') return true;
-  const auto category = utf8proc_category(static_cast<utf8proc_int32_t>(c));
-  return (category >= UTF8PROC_CATEGORY_LU && category <= UTF8PROC_CATEGORY_LO) ||
-         (category >= UTF8PROC_CATEGORY_ND && category <= UTF8PROC_CATEGORY_NO);
+  if (c == 0x200C || c == 0x200D) return true;
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(c))) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_PC:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // The code point that ends text[..end].
@@ -108,8 +123,8 @@ void AddedVocabulary::split_with(const Matcher& matcher, std::string_view text, 
       const bool word_before = begin > 0 && is_word_character(code_point_before(text, begin));
       std::size_t after = end;
       const bool word_after = end < text.size() && is_word_character(utf8::next_code_point(text, after));
-      if (word_before || word_after) {
-        ++pos;
+      if (word_before || word_after) {  // not a token here; the search goes on after it, as HF's
+        pos = end;
         continue;
       }
     }

@@ -26,9 +26,12 @@ std::string optional_string(const nlohmann::json& spec, const char* key) {
 
 BpeModel::BpeModel(const nlohmann::json& spec) {
   if (spec.value("type", std::string("BPE")) != "BPE") {
-    throw Error("tokenizer.json: model type \"" + spec.at("type").get<std::string>() + "\" is not supported (only BPE)");
+    throw Error("model type \"" + spec.at("type").get<std::string>() + "\" is not supported (only BPE)");
   }
-  if (spec.contains("dropout") && !spec.at("dropout").is_null()) throw Error("tokenizer.json: BPE dropout is not supported");
+  // Dropout samples merges at random, for training; inference files carry null (or 0).
+  if (const auto dropout = spec.find("dropout"); dropout != spec.end() && !dropout->is_null() && dropout->get<double>() != 0.0) {
+    throw Error("BPE dropout is not supported");
+  }
   continuing_subword_prefix_ = optional_string(spec, "continuing_subword_prefix");
   end_of_word_suffix_ = optional_string(spec, "end_of_word_suffix");
   byte_fallback_ = spec.value("byte_fallback", false);
@@ -39,7 +42,7 @@ BpeModel::BpeModel(const nlohmann::json& spec) {
   vocab_.reserve(vocab.size());
   for (const auto& [token, id_json] : vocab.items()) {
     const auto id = id_json.get<TokenId>();
-    if (id < 0) throw Error("tokenizer.json: negative id for token \"" + token + "\"");
+    if (id < 0) throw Error("negative id for token \"" + token + "\"");
     if (static_cast<std::size_t>(id) >= tokens_by_id_.size()) tokens_by_id_.resize(static_cast<std::size_t>(id) + 1);
     tokens_by_id_[static_cast<std::size_t>(id)] = token;
     vocab_.emplace(token, id);
@@ -47,7 +50,7 @@ BpeModel::BpeModel(const nlohmann::json& spec) {
   const std::string unk = optional_string(spec, "unk_token");
   if (!unk.empty()) {
     unk_id_ = token_to_id(unk);
-    if (!unk_id_) throw Error("tokenizer.json: unk_token \"" + unk + "\" is not in the vocabulary");
+    if (!unk_id_) throw Error("unk_token \"" + unk + "\" is not in the vocabulary");
   }
   for (unsigned byte = 0; byte < 256; ++byte) {
     byte_tokens_[byte] = token_to_id(fmt::format("<0x{:02X}>", byte)).value_or(-1);
@@ -62,7 +65,7 @@ BpeModel::BpeModel(const nlohmann::json& spec) {
     if (entry.is_string()) {
       const auto& line = entry.get_ref<const std::string&>();
       const auto space = line.find(' ');
-      if (space == std::string::npos) throw Error("tokenizer.json: merge \"" + line + "\" is not two tokens");
+      if (space == std::string::npos) throw Error("merge \"" + line + "\" is not two tokens");
       left = line.substr(0, space);
       right = line.substr(space + 1);
     } else {
@@ -73,9 +76,9 @@ BpeModel::BpeModel(const nlohmann::json& spec) {
     const std::string merged = left + right.substr(std::min(continuing_subword_prefix_.size(), right.size()));
     const auto merged_id = token_to_id(merged);
     if (!left_id || !right_id || !merged_id) {
-      throw Error("tokenizer.json: merge \"" + left + " " + right + "\" uses a token missing from the vocabulary");
+      throw Error("merge \"" + left + " " + right + "\" uses a token missing from the vocabulary");
     }
-    merges_.emplace(pair_key(*left_id, *right_id), Merge{rank++, *merged_id});
+    merges_.insert_or_assign(pair_key(*left_id, *right_id), Merge{rank++, *merged_id});  // a repeated pair: the last rank wins, as in HF
   }
 }
 
@@ -124,27 +127,26 @@ void BpeModel::initial_symbols(std::string_view piece, std::vector<TokenId>& sym
   for (std::size_t pos = 0; pos < piece.size();) {
     const std::size_t begin = pos;
     utf8::next_code_point(piece, pos);
-    const std::string_view character = piece.substr(begin, pos - begin);
-    std::optional<TokenId> id;
-    if (continuing_subword_prefix_.empty() && end_of_word_suffix_.empty()) {
-      id = token_to_id(character);
-    } else {
-      std::string affixed = begin > 0 ? continuing_subword_prefix_ : std::string();
-      affixed.append(character);
-      if (pos == piece.size()) affixed += end_of_word_suffix_;
-      id = token_to_id(affixed);
+    // The character with the affixes its place in the piece calls for (HF falls back on the bytes of
+    // this affixed text too).
+    std::string affixed;
+    std::string_view symbol = piece.substr(begin, pos - begin);
+    if (!continuing_subword_prefix_.empty() || !end_of_word_suffix_.empty()) {
+      affixed = (begin > 0 ? continuing_subword_prefix_ : std::string()) + std::string(symbol) +
+                (pos == piece.size() ? end_of_word_suffix_ : std::string());
+      symbol = affixed;
     }
-    if (id) {
+    if (const auto id = token_to_id(symbol)) {
       if (pending_unk) symbols.push_back(*std::exchange(pending_unk, std::nullopt));
       symbols.push_back(*id);
       continue;
     }
     if (byte_fallback_) {
       bool all_bytes = true;
-      for (const char byte : character) all_bytes = all_bytes && byte_tokens_[static_cast<unsigned char>(byte)] >= 0;
+      for (const char byte : symbol) all_bytes = all_bytes && byte_tokens_[static_cast<unsigned char>(byte)] >= 0;
       if (all_bytes) {
         if (pending_unk) symbols.push_back(*std::exchange(pending_unk, std::nullopt));
-        for (const char byte : character) symbols.push_back(byte_tokens_[static_cast<unsigned char>(byte)]);
+        for (const char byte : symbol) symbols.push_back(byte_tokens_[static_cast<unsigned char>(byte)]);
         continue;
       }
     }
@@ -179,8 +181,9 @@ void BpeModel::merge(std::string_view piece, std::vector<TokenId>& out) const {
   };
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
   const auto consider = [&](int left) {
+    if (left < 0) return;
     const int right = next[static_cast<std::size_t>(left)];
-    if (left < 0 || right < 0) return;
+    if (right < 0) return;
     const auto found = merges_.find(pair_key(ids[static_cast<std::size_t>(left)], ids[static_cast<std::size_t>(right)]));
     if (found != merges_.end()) heap.push({found->second.rank, left, found->second.merged});
   };

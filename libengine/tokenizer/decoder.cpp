@@ -139,7 +139,7 @@ Decoder make_decoder(const nlohmann::json& spec) {
       for (const auto& step : steps) step(tokens);
     };
   }
-  throw Error("tokenizer.json: decoder type \"" + type + "\" is not supported");
+  throw Error("decoder type \"" + type + "\" is not supported");
 }
 
 }  // namespace llmctl::engine

@@ -1,5 +1,7 @@
 #include "tokenizer/incremental_detokenizer.hpp"
 
+#include "tokenizer/utf8.hpp"
+
 #include <algorithm>
 
 namespace llmctl::engine {
@@ -9,6 +11,19 @@ namespace {
 constexpr std::size_t kContextTokens = 5;
 
 bool ends_with_replacement(const std::string& text) { return text.ends_with("\xEF\xBF\xBD"); }
+
+// The part of `now` after the text `before` already gave. Normally `before` is a prefix of `now`;
+// when a decoder rewrote earlier text (ByteFallback turns a finished run of byte tokens into U+FFFD
+// once a broken byte joins it), skip as many characters as were sent, as vLLM does, so that the
+// stream goes on instead of waiting for a prefix that never comes back.
+std::string new_text(const std::string& before, const std::string& now) {
+  if (now.starts_with(before)) return now.substr(before.size());
+  std::size_t characters = 0;
+  for (std::size_t pos = 0; pos < before.size(); pos += utf8::character_length(before, pos)) ++characters;
+  std::size_t pos = 0;
+  for (; pos < now.size() && characters > 0; --characters) pos += utf8::character_length(now, pos);
+  return now.substr(pos);
+}
 
 }  // namespace
 
@@ -29,7 +44,8 @@ std::string IncrementalDetokenizer::push(TokenId id) {
   ids_.push_back(id);
   const std::string before = window_text(read_offset_);
   const std::string now = window_text(ids_.size());
-  if (now.size() <= before.size() || ends_with_replacement(now) || !now.starts_with(before)) return {};
+  if (now.size() <= before.size() || ends_with_replacement(now)) return {};
+  std::string delta = new_text(before, now);
   // Slide the window: what was read becomes context, the rest is emitted.
   prefix_offset_ = read_offset_;
   read_offset_ = ids_.size();
@@ -39,7 +55,7 @@ std::string IncrementalDetokenizer::push(TokenId id) {
     read_offset_ -= prefix_offset_;
     prefix_offset_ = 0;
   }
-  return now.substr(before.size());
+  return delta;
 }
 
 std::string IncrementalDetokenizer::finish() {
@@ -47,7 +63,7 @@ std::string IncrementalDetokenizer::finish() {
   const std::string before = window_text(read_offset_);
   const std::string now = window_text(ids_.size());
   read_offset_ = prefix_offset_ = ids_.size();
-  return now.size() > before.size() && now.starts_with(before) ? now.substr(before.size()) : std::string();
+  return new_text(before, now);
 }
 
 }  // namespace llmctl::engine

@@ -65,15 +65,7 @@ std::string strip_whitespace(std::string_view text, bool left, bool right) {
 }  // namespace
 
 std::function<std::string(std::string_view)> make_replacer(const nlohmann::json& pattern, const std::string& content) {
-  std::string regex_source;
-  if (pattern.contains("String")) {
-    regex_source = Regex::escape(pattern.at("String").get<std::string>());
-  } else if (pattern.contains("Regex")) {
-    regex_source = pattern.at("Regex").get<std::string>();
-  } else {
-    throw Error("a Replace pattern must be {\"String\": ...} or {\"Regex\": ...}");
-  }
-  auto regex = std::make_shared<Regex>(regex_source);
+  auto regex = std::make_shared<Regex>(Regex::from_pattern(pattern));
   return [regex, content](std::string_view text) {
     std::string out;
     std::size_t last = 0;
@@ -113,7 +105,7 @@ Normalizer make_normalizer(const nlohmann::json& spec) {
       return current;
     };
   }
-  throw Error("tokenizer.json: normalizer type \"" + type + "\" is not supported");
+  throw Error("normalizer type \"" + type + "\" is not supported");
 }
 
 }  // namespace llmctl::engine

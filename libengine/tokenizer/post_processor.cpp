@@ -15,7 +15,7 @@ void PostProcessor::add(const nlohmann::json& spec) {
     for (const auto& step : spec.at("processors")) add(step);
     return;
   }
-  if (type != "TemplateProcessing") throw Error("tokenizer.json: post_processor type \"" + type + "\" is not supported");
+  if (type != "TemplateProcessing") throw Error("post_processor type \"" + type + "\" is not supported");
   const auto& special_tokens = spec.at("special_tokens");
   bool after_sequence = false;
   for (const auto& item : spec.at("single")) {
@@ -24,7 +24,7 @@ void PostProcessor::add(const nlohmann::json& spec) {
       continue;
     }
     const std::string name = item.at("SpecialToken").at("id").get<std::string>();
-    if (!special_tokens.contains(name)) throw Error("tokenizer.json: TemplateProcessing uses undefined special token \"" + name + "\"");
+    if (!special_tokens.contains(name)) throw Error("TemplateProcessing uses undefined special token \"" + name + "\"");
     auto& target = after_sequence ? suffix_ : prefix_;
     for (const auto& id : special_tokens.at(name).at("ids")) target.push_back(id.get<TokenId>());
   }

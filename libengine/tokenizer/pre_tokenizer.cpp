@@ -19,7 +19,7 @@ Delimiter parse_delimiter(const std::string& name) {
   if (name == "MergedWithPrevious") return Delimiter::merged_with_previous;
   if (name == "MergedWithNext") return Delimiter::merged_with_next;
   if (name == "Contiguous") return Delimiter::contiguous;
-  throw Error("tokenizer.json: unknown split behavior \"" + name + "\"");
+  throw Error("unknown split behavior \"" + name + "\"");
 }
 
 struct Segment {
@@ -82,25 +82,17 @@ std::vector<Segment> split_segments(const std::string& text, const Regex& regex,
   return out;
 }
 
-// Replaces each piece by its parts; the first part of a piece at the input start stays at the start.
+// Replaces each piece by its parts; a part is at the input start when its piece is and it begins it.
 void split_pieces(std::vector<Piece>& pieces, const Regex& regex, Delimiter delimiter, bool invert) {
   std::vector<Piece> out;
   out.reserve(pieces.size() * 4);
   for (auto& piece : pieces) {
-    bool first = true;
     for (const auto& segment : split_segments(piece.text, regex, delimiter, invert)) {
       if (segment.end == segment.begin) continue;
-      out.push_back({piece.text.substr(segment.begin, segment.end - segment.begin), piece.at_input_start && first});
-      first = false;
+      out.push_back({piece.text.substr(segment.begin, segment.end - segment.begin), piece.at_input_start && segment.begin == 0});
     }
   }
   pieces = std::move(out);
-}
-
-std::shared_ptr<Regex> pattern_regex(const nlohmann::json& pattern) {
-  if (pattern.contains("String")) return std::make_shared<Regex>(Regex::escape(pattern.at("String").get<std::string>()));
-  if (pattern.contains("Regex")) return std::make_shared<Regex>(pattern.at("Regex").get<std::string>());
-  throw Error("tokenizer.json: a Split pattern must be {\"String\": ...} or {\"Regex\": ...}");
 }
 
 // GPT-2's word split, which ByteLevel applies when use_regex is true.
@@ -113,7 +105,7 @@ PreTokenizer byte_level_pre_tokenizer(const nlohmann::json& spec) {
   return [add_prefix_space, words](std::vector<Piece>& pieces) {
     if (add_prefix_space) {
       for (auto& piece : pieces) {
-        if (piece.text.empty() || piece.text.front() != ' ') piece.text.insert(0, 1, ' ');
+        if (!piece.text.starts_with(' ')) piece.text.insert(0, 1, ' ');
       }
     }
     if (words) split_pieces(pieces, *words, Delimiter::isolated, false);
@@ -126,10 +118,10 @@ PreTokenizer metaspace_pre_tokenizer(const nlohmann::json& spec) {
   // Older files say add_prefix_space instead of prepend_scheme.
   std::string scheme = spec.value("prepend_scheme", spec.value("add_prefix_space", true) ? "always" : "never");
   if (scheme != "always" && scheme != "first" && scheme != "never") {
-    throw Error("tokenizer.json: unknown Metaspace prepend_scheme \"" + scheme + "\"");
+    throw Error("unknown Metaspace prepend_scheme \"" + scheme + "\"");
   }
   std::shared_ptr<Regex> splitter;
-  if (spec.value("split", true)) splitter = std::make_shared<Regex>(Regex::escape(replacement));
+  if (spec.value("split", true)) splitter = std::make_shared<Regex>(Regex::from_pattern({{"String", replacement}}));
   return [replacement, scheme, splitter](std::vector<Piece>& pieces) {
     for (auto& piece : pieces) {
       std::string replaced;
@@ -154,7 +146,7 @@ PreTokenizer make_pre_tokenizer(const nlohmann::json& spec) {
   if (spec.is_null()) return {};
   const std::string type = spec.at("type").get<std::string>();
   if (type == "Split") {
-    auto regex = pattern_regex(spec.at("pattern"));
+    auto regex = std::make_shared<Regex>(Regex::from_pattern(spec.at("pattern")));
     const Delimiter delimiter = parse_delimiter(spec.at("behavior").get<std::string>());
     const bool invert = spec.value("invert", false);
     return [regex, delimiter, invert](std::vector<Piece>& pieces) { split_pieces(pieces, *regex, delimiter, invert); };
@@ -170,7 +162,7 @@ PreTokenizer make_pre_tokenizer(const nlohmann::json& spec) {
       for (const auto& step : steps) step(pieces);
     };
   }
-  throw Error("tokenizer.json: pre_tokenizer type \"" + type + "\" is not supported");
+  throw Error("pre_tokenizer type \"" + type + "\" is not supported");
 }
 
 }  // namespace llmctl::engine

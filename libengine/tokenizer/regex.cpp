@@ -38,7 +38,7 @@ std::vector<std::pair<std::size_t, std::size_t>> Regex::find_all(std::string_vie
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   std::size_t start = 0;
   while (start <= text.size()) {
-    // The text was checked as UTF-8 before tokenization, so PCRE2 need not check it at every call.
+    // Callers pass valid UTF-8 (see the header), so PCRE2 need not check it at every call.
     const int rc = pcre2_match(compiled_->code, subject, text.size(), start, PCRE2_NO_UTF_CHECK, match.get(), nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {  // a resource limit: never split a text differently without saying so
@@ -48,18 +48,20 @@ std::vector<std::pair<std::size_t, std::size_t>> Regex::find_all(std::string_vie
     }
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match.get());
     const std::size_t begin = ovector[0], end = ovector[1];
-    if (end > begin) {
-      matches.emplace_back(begin, end);
-      start = end;
-    } else {  // empty match: move on by one character
-      start = end + 1;
+    matches.emplace_back(begin, end);
+    start = end;
+    if (end == begin) {  // an empty match: the next search starts one character on
+      ++start;
       while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
     }
   }
   return matches;
 }
 
-std::string Regex::escape(std::string_view literal) {
+namespace {
+
+// The pattern for a literal, quoted with \Q...\E (a \E inside the literal is spliced around).
+std::string escape(std::string_view literal) {
   std::string out = "\\Q";
   for (std::size_t pos = 0; pos < literal.size();) {
     const std::size_t end = literal.find("\\E", pos);
@@ -71,6 +73,14 @@ std::string Regex::escape(std::string_view literal) {
     pos = end + 2;
   }
   return out + "\\E";
+}
+
+}  // namespace
+
+Regex Regex::from_pattern(const nlohmann::json& pattern) {
+  if (pattern.contains("String")) return Regex(escape(pattern.at("String").get<std::string>()));
+  if (pattern.contains("Regex")) return Regex(pattern.at("Regex").get<std::string>());
+  throw Error("a pattern must be {\"String\": ...} or {\"Regex\": ...}");
 }
 
 }  // namespace llmctl::engine

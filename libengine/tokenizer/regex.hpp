@@ -1,5 +1,7 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -19,11 +21,12 @@ class Regex {
   Regex(Regex&&) noexcept;
   Regex& operator=(Regex&&) noexcept;
 
-  // Byte ranges [begin, end) of the successive non-overlapping matches in `text`; empty matches are
-  // skipped.
-  std::vector<std::pair<std::size_t, std::size_t>> find_all(std::string_view text) const;
+  // tokenizer.json's pattern object: {"String": literal} or {"Regex": pattern}.
+  static Regex from_pattern(const nlohmann::json& pattern);
 
-  static std::string escape(std::string_view literal);
+  // Byte ranges [begin, end) of the successive non-overlapping matches in `text`, which must be valid
+  // UTF-8; empty matches included, as Oniguruma (HF tokenizers) reports them.
+  std::vector<std::pair<std::size_t, std::size_t>> find_all(std::string_view text) const;
 
  private:
   struct Compiled;

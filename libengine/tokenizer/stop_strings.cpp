@@ -14,13 +14,17 @@ StopStringMatcher::StopStringMatcher(std::vector<std::string> stop_strings, bool
 
 StopStringMatcher::Step StopStringMatcher::push(std::string_view delta) {
   held_.append(delta);
-  // The earliest stop string wins; at one position, the one listed first.
-  std::size_t first = std::string::npos;
+  // The stop string that is complete first in the text wins (ties: the one that starts first), which
+  // is what a reader going character by character sees, however the text is cut into deltas.
+  std::size_t first = std::string::npos, first_end = std::string::npos;
   const std::string* matched = nullptr;
   for (const auto& stop : stop_strings_) {
     const std::size_t at = held_.find(stop);
-    if (at < first) {
+    if (at == std::string::npos) continue;
+    const std::size_t end = at + stop.size();
+    if (end < first_end || (end == first_end && at < first)) {
       first = at;
+      first_end = end;
       matched = &stop;
     }
   }

@@ -20,7 +20,8 @@ struct Tokenizer::Pipeline {
         model(spec.at("model")),
         added(spec.value("added_tokens", nlohmann::json::array()), normalizer),
         post_processor(spec.value("post_processor", nlohmann::json())),
-        decoder(make_decoder(spec.value("decoder", nlohmann::json()))) {}
+        decoder(make_decoder(spec.value("decoder", nlohmann::json()))),
+        vocab_size(static_cast<std::size_t>(std::max(model.max_id(), added.max_id().value_or(model.max_id()))) + 1) {}
 
   Normalizer normalizer;
   PreTokenizer pre_tokenizer;
@@ -28,6 +29,7 @@ struct Tokenizer::Pipeline {
   AddedVocabulary added;
   PostProcessor post_processor;
   Decoder decoder;
+  std::size_t vocab_size;
 };
 
 Tokenizer Tokenizer::load(const std::filesystem::path& tokenizer_json) {
@@ -99,9 +101,6 @@ std::optional<std::string> Tokenizer::id_to_token(TokenId id) const {
 
 bool Tokenizer::is_special(TokenId id) const { return pipeline_->added.is_special(id); }
 
-std::size_t Tokenizer::vocab_size() const {
-  const TokenId model_max = pipeline_->model.max_id();
-  return static_cast<std::size_t>(std::max(model_max, pipeline_->added.max_id().value_or(model_max))) + 1;
-}
+std::size_t Tokenizer::vocab_size() const { return pipeline_->vocab_size; }
 
 }  // namespace llmctl::engine

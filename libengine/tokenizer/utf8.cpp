@@ -113,17 +113,6 @@ std::string to_valid_lossy(std::string_view bytes) {
   return out;
 }
 
-std::size_t complete_prefix_length(std::string_view bytes) {
-  // Only the last three bytes can start an unfinished sequence.
-  const std::size_t first = bytes.size() > 3 ? bytes.size() - 3 : 0;
-  for (std::size_t pos = first; pos < bytes.size(); ++pos) {
-    bool incomplete = false;
-    std::size_t valid_bytes = 0;
-    if (valid_sequence(bytes, pos, incomplete, valid_bytes) == 0 && incomplete) return pos;
-  }
-  return bytes.size();
-}
-
 bool is_whitespace(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
          c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;

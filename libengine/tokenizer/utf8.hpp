@@ -20,10 +20,6 @@ bool is_valid(std::string_view text);
 // tokenizers' decoders) do.
 std::string to_valid_lossy(std::string_view bytes);
 
-// Length of the longest prefix that does not end inside an incomplete (but so far valid) UTF-8
-// sequence: what a stream can emit now without splitting a character.
-std::size_t complete_prefix_length(std::string_view bytes);
-
 // Unicode White_Space, as Rust's char::is_whitespace.
 bool is_whitespace(char32_t code_point);
 

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -45,7 +46,7 @@ int main(int argc, char** argv) try {
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--passes" && i + 1 < argc) {
-      passes = std::stoi(argv[++i]);
+      passes = std::max(1, std::stoi(argv[++i]));
       continue;
     }
     std::string text = file_text(arg);

@@ -26,7 +26,7 @@ def main():
     passes = 5
     if "--passes" in args:
         at = args.index("--passes")
-        passes = int(args[at + 1])
+        passes = max(1, int(args[at + 1]))
         del args[at:at + 2]
     documents = [t for t in (file_text(p) for p in args[1:]) if t is not None]
     size = sum(len(d.encode("utf-8")) for d in documents)

@@ -20,12 +20,12 @@ step bash tests/integration/test_inspect_tokenizer.sh .gpu/bin . "$LLMCTL_TOKENI
 
 echo "== goldens, regenerated with the reference implementations"
 python3 -c "import tokenizers, transformers, jinja2; print('tokenizers', tokenizers.__version__, 'transformers', transformers.__version__, 'jinja2', jinja2.__version__)"
-python3 tests/reference/make_tokenizer_goldens.py "$LLMCTL_TOKENIZER_DIR" /tmp/goldens >/dev/null 2>&1
-for file in /tmp/goldens/*.json; do
-  cmp -s "$file" "tests/fixtures/tokenizers/${file##*/}" && echo "same: ${file##*/}" || { echo "DIFFERS: ${file##*/}"; status=1; }
+step python3 tests/reference/make_tokenizer_goldens.py "$LLMCTL_TOKENIZER_DIR" /tmp/goldens
+for file in tests/fixtures/tokenizers/*.json; do  # every committed golden must come out again, identical
+  cmp -s "$file" "/tmp/goldens/${file##*/}" && echo "same: ${file##*/}" || { echo "DIFFERS: ${file##*/}"; status=1; }
 done
 cp tests/fixtures/jinja/expected.json /tmp/jinja-committed.json
-python3 tests/reference/render_jinja_cases.py >/dev/null 2>&1
+step python3 tests/reference/render_jinja_cases.py
 cmp -s tests/fixtures/jinja/expected.json /tmp/jinja-committed.json && echo "same: jinja/expected.json" \
   || { echo "DIFFERS: jinja/expected.json"; cp tests/fixtures/jinja/expected.json "$out/jinja-expected.json"; status=1; }
 

@@ -51,6 +51,8 @@ out=$("$bin/llmctl-inspect" "$qwen" --tokenize '<|im_start|>hi' --json)
 golden qwen3 "','.join(map(str, g['decode'][3]['ids']))" "$work/ids"
 golden qwen3 "g['decode'][3]['text']" "$work/want"
 same "detokenize" "$work/want" -- "$bin/llmctl-inspect" "$qwen" --detokenize "$(cat "$work/ids")"
+golden qwen3 "json.dumps(g['decode'][3]['ids'], indent=2)" "$work/ids.json"
+same "detokenize a pasted multi-line JSON array" "$work/want" -- "$bin/llmctl-inspect" "$qwen" --detokenize "$(cat "$work/ids.json")"
 golden gemma3 "','.join(map(str, g['decode'][70]['ids']))" "$work/ids"
 golden gemma3 "g['decode'][70]['text_skip_special']" "$work/want"
 same "detokenize skipping special tokens" "$work/want" -- "$bin/llmctl-inspect" "$tokenizers/gemma3" --detokenize "$(cat "$work/ids")" --skip-special-tokens
@@ -86,9 +88,12 @@ out=$("$bin/llmctl-inspect" "$qwen" --render-chat "$work/hi.json" --add-generati
 error "no tokenizer.json" 1 'no tokenizer.json here' -- "$bin/llmctl-inspect" "$work" --tokenize hi
 error "id outside the vocabulary" 1 'token id 999999999 is outside the vocabulary' -- "$bin/llmctl-inspect" "$qwen" --detokenize 1,999999999
 error "not an id" 1 '"x7" is not a token id' -- "$bin/llmctl-inspect" "$qwen" --detokenize 1,x7
+error "a signed id is not an id" 1 '"\+5" is not a token id' -- "$bin/llmctl-inspect" "$qwen" --detokenize +5
+error "messages file is a folder" 1 'cannot read the file' -- "$bin/llmctl-inspect" "$qwen" --render-chat "$work"
+error "--tensors is not a tokenizer mode" 2 'excludes' -- "$bin/llmctl-inspect" "$qwen" --tokenize a --tensors
 error "invalid UTF-8" 1 'not valid UTF-8' -- "$bin/llmctl-inspect" "$qwen" --tokenize $'\xff'
 printf '[{"role":' >"$work/bad.json"
-error "messages not JSON" 1 'bad.json: not valid JSON' -- "$bin/llmctl-inspect" "$qwen" --render-chat "$work/bad.json"
+error "messages not JSON" 1 'bad.json: invalid JSON: parse error at line 1' -- "$bin/llmctl-inspect" "$qwen" --render-chat "$work/bad.json"
 error "kwargs not an object" 1 'chat-template-kwargs: expected a JSON object' -- "$bin/llmctl-inspect" "$qwen" --render-chat "$work/hi.json" --chat-template-kwargs '[1]'
 error "template syntax error names line and column" 1 '--chat-template:2:[0-9]+' -- "$bin/llmctl-inspect" "$qwen" --render-chat "$work/hi.json" --chat-template $'ok\n{% if %}'
 error "raise_exception reaches the user" 1 'roles must alternate' -- "$bin/llmctl-inspect" "$qwen" --render-chat "$work/hi.json" --chat-template "{{ raise_exception('roles must alternate') }}"

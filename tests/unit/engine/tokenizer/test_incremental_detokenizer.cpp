@@ -49,6 +49,16 @@ TEST_CASE("a character split over tokens is held until complete; the prompt give
   IncrementalDetokenizer without_context(mixtral, false);
   CHECK(without_context.push(ids_of_sentence[1]) == "world");
 
+  // ByteFallback rewrites an already sent newline byte into U+FFFD once a broken byte joins its run;
+  // the stream goes on from there instead of waiting for the old text to come back.
+  const std::vector<TokenId> rewritten = {264, 13, 131, 6312, 28709};  // "▁a" <0x0A> <0x80> "▁hell" "o"
+  IncrementalDetokenizer bytes(mixtral, false);
+  std::string streamed;
+  for (const TokenId id : rewritten) streamed += bytes.push(id);
+  streamed += bytes.finish();
+  CHECK(streamed.ends_with(" hello"));
+  CHECK(mixtral.decode(rewritten, false).ends_with(" hello"));
+
   // An unfinished character at the end comes out as U+FFFD rather than being lost.
   IncrementalDetokenizer cut(tokenizer, false);
   CHECK(cut.push(ids[0]).empty());

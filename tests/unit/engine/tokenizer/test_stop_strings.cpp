@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 using namespace llmctl::engine;
 
 TEST_CASE("a stop string split across deltas is found and never partly sent") {
@@ -25,12 +28,25 @@ TEST_CASE("held text is released when it stops matching, and at the end") {
   CHECK(matcher.finish() == "a");
 }
 
-TEST_CASE("the earliest stop string wins, and include_stop_str_in_output keeps it") {
+TEST_CASE("the stop string complete first wins however the deltas fall, and include_stop_str_in_output keeps it") {
   StopStringMatcher matcher({"world", "lo"}, true);
   const auto step = matcher.push("hello world");
   REQUIRE(step.stop != nullptr);
   CHECK(*step.stop == "lo");
   CHECK(step.text == "hello");
+  for (const auto& deltas : std::vector<std::vector<std::string>>{{"<|end|>"}, {"<|end", "|>"}, {"<|", "e", "nd|>"}}) {
+    StopStringMatcher nested({"<|end|>", "end"}, false);
+    std::string text;
+    const std::string* stop = nullptr;
+    for (const auto& delta : deltas) {
+      const auto result = nested.push(delta);
+      text += result.text;
+      if ((stop = result.stop) != nullptr) break;
+    }
+    REQUIRE(stop != nullptr);
+    CHECK(*stop == "end");  // complete at "<|end", before "<|end|>" is
+    CHECK(text == "<|");
+  }
   StopStringMatcher none({}, false);
   CHECK(none.push("anything").text == "anything");
 }

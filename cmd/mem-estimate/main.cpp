@@ -1,6 +1,7 @@
 // llmctl-mem-estimate: predicts GPU memory use with the accounting that sizes the server's KV cache.
 #include "common/text.hpp"
 #include "mem-estimate/mem_estimate_cli.hpp"
+#include "common/model_argument.hpp"
 #include "model/model_info.hpp"
 #include "model/weight_layout.hpp"
 #include "runtime/forward_workspace.hpp"
@@ -72,7 +73,8 @@ int main(int argc, char** argv) {
   llmctl::cli::MemEstimateCommand command;
   return llmctl::cli::run(command, argc, argv, [&] {
     const auto& options = command.options;
-    const auto config = llmctl::engine::load_model_config(llmctl::engine::model_folder(options.model));
+    const auto config =
+        llmctl::engine::load_model_config(llmctl::engine::model_folder(llmctl::cli::resolve_model_argument(options.model, true)));
     const auto estimate = llmctl::engine::estimate_memory(config, options.request);
     if (options.json) {
       std::puts(estimate.to_json().dump(2).c_str());

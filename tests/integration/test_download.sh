@@ -2,9 +2,9 @@
 # llmctl download against the loopback hub double (tests/hub), under the faults of
 # shared/reference/hub.md §6.3: every run must end with correct files or a clear non-zero exit, and
 # never leave a corrupt file where a loader would read it.
-#   test_download.sh BIN_DIR HUB_DOUBLE
+#   test_download.sh BIN_DIR HUB_DOUBLE SOURCE_DIR
 set -u
-bin=$1 double=$2
+bin=$1 double=$2 src=$3
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
@@ -16,7 +16,9 @@ check() { local name=$1; shift; if "$@"; then pass; else fail "$name"; fi; }
 # Fixture repositories: a large file (several 16 MiB chunks), small and nested files, a private repo,
 # and a name with a dot (ModelScope's ___ layout).
 repos=$work/repos
-mkdir -p "$repos/org/tiny/sub" "$repos/org/secret" "$repos/Qwen/Qwen2.5-0.5B"
+mkdir -p "$repos/org/tiny/sub" "$repos/org/secret" "$repos/Qwen/Qwen2.5-0.5B" "$repos/Qwen/Qwen2.5-7B-Instruct"
+cp "$src"/tests/fixtures/configs/Qwen--Qwen2.5-7B-Instruct/*.json "$repos/Qwen/Qwen2.5-7B-Instruct/"
+head -c 3000000 /dev/urandom >"$repos/Qwen/Qwen2.5-7B-Instruct/model.safetensors"
 printf '{"architectures": ["Qwen2ForCausalLM"]}\n' >"$repos/org/tiny/config.json"
 head -c 40000000 /dev/urandom >"$repos/org/tiny/model.safetensors"
 printf 'nested\n' >"$repos/org/tiny/sub/notes.txt"
@@ -164,6 +166,16 @@ start_double; fresh_cache
 check "ModelScope" env MODELSCOPE_CACHE="$CACHE" timeout 60 "$bin/llmctl-download" Qwen/Qwen2.5-0.5B --source modelscope --endpoint "http://127.0.0.1:$HUB" >"$work/out" 2>"$work/err"
 check "ModelScope layout" cmp -s "$CACHE/models/Qwen/Qwen2___5-0___5B/config.json" "$repos/Qwen/Qwen2.5-0.5B/config.json"
 check "ModelScope prints the folder" bash -c "[[ \$(tail -1 '$work/out') == '$CACHE/models/Qwen/Qwen2___5-0___5B' ]]"
+
+# A hub id where a command takes MODEL: resolved through the cache, its metadata downloaded on demand.
+start_double; fresh_cache
+check "inspect a hub id" env HF_ENDPOINT=http://127.0.0.1:$HUB HF_HUB_CACHE="$CACHE" bash -c \
+  "'$bin/llmctl' inspect Qwen/Qwen2.5-7B-Instruct 2>'$work/err' | grep -Eq 'Parameters +7,615,616,512'"
+check "only the metadata came" test ! -e "$CACHE/models--Qwen--Qwen2.5-7B-Instruct/snapshots/$(cat "$CACHE/models--Qwen--Qwen2.5-7B-Instruct/refs/main" 2>/dev/null)/model.safetensors"
+check "mem-estimate a hub id, offline, from the cache" env HF_HUB_OFFLINE=1 HF_HUB_CACHE="$CACHE" bash -c \
+  "'$bin/llmctl' mem-estimate Qwen/Qwen2.5-7B-Instruct --gpu h100 | grep -q 'Fits: yes'"
+check "offline and not cached: one clear line" env HF_HUB_OFFLINE=1 HF_HUB_CACHE="$CACHE" bash -c \
+  "! '$bin/llmctl' inspect org/absent 2>'$work/err' && grep -q 'not in the cache' '$work/err'"
 
 # Bad input: one line, non-zero
 download org/nope --cache-dir "$CACHE"; rc=$?

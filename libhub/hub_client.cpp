@@ -82,38 +82,16 @@ HttpResponse HubClient::request(HttpRequest request, const std::function<bool(st
   }
 }
 
-nlohmann::json HubClient::get_json(const std::string& url, std::optional<std::string>* next) {
+Location HubClient::follow(const std::string& method, const std::string& url) {
   std::string current = url;
   std::set<std::string> seen;
   for (int hop = 0;; ++hop) {
     if (!seen.insert(current).second) throw Error(url + ": redirect loop through " + current);
     if (hop > settings_.max_redirects) throw Error(fmt::format("{}: more than {} redirects", url, settings_.max_redirects));
-    HttpRequest get;
-    get.url = current;
-    HttpResponse response = request(get);
-    if (is_redirect(response.status) && response.header("location")) {
-      current = resolve_url(current, *response.header("location"));
-      continue;
-    }
-    if (response.status != 200) throw hub_error(current, response);
-    if (next) {
-      const auto link = next_link(response);
-      *next = link ? std::optional(resolve_url(current, *link)) : std::nullopt;
-    }
-    return parse_json(response.body, current);
-  }
-}
-
-Location HubClient::locate(const std::string& url) {
-  std::string current = url;
-  std::set<std::string> seen;
-  for (int hop = 0;; ++hop) {
-    if (!seen.insert(current).second) throw Error(url + ": redirect loop through " + current);
-    if (hop > settings_.max_redirects) throw Error(fmt::format("{}: more than {} redirects", url, settings_.max_redirects));
-    HttpRequest head;
-    head.method = "HEAD";
-    head.url = current;
-    HttpResponse response = request(head);
+    HttpRequest next;
+    next.method = method;
+    next.url = current;
+    HttpResponse response = request(next);
     if (is_redirect(response.status) && response.header("location")) {
       // Relative or absolute, the Location is used whole: its query string (a signature, an etag) too.
       current = resolve_url(current, *response.header("location"));
@@ -123,5 +101,16 @@ Location HubClient::locate(const std::string& url) {
     return Location{current, url_origin(current) == origin_, std::move(response)};
   }
 }
+
+nlohmann::json HubClient::get_json(const std::string& url, std::optional<std::string>* next) {
+  const Location page = follow("GET", url);
+  if (next) {
+    const auto link = next_link(page.response);
+    *next = link ? std::optional(resolve_url(page.url, *link)) : std::nullopt;
+  }
+  return parse_json(page.response.body, page.url);
+}
+
+Location HubClient::locate(const std::string& url) { return follow("HEAD", url); }
 
 }  // namespace llmctl::hub

@@ -35,7 +35,7 @@ struct ClientSettings {
 struct Location {
   std::string url;
   bool send_auth = false;  // same origin as the hub
-  HttpResponse response;   // the final HEAD answer
+  HttpResponse response;   // the final answer
 };
 
 // Talks to one hub origin: retries transient failures with backoff (1, 2, 4, 8, 8 s), waits as 429
@@ -63,6 +63,9 @@ class HubClient {
   std::vector<std::string> headers_for(const std::string& url) const;
 
  private:
+  // `method` on `url` and on every redirect after it, to a 2xx answer (HubError otherwise).
+  Location follow(const std::string& method, const std::string& url);
+
   std::string endpoint_;
   std::string origin_;
   ClientSettings settings_;

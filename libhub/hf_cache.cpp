@@ -2,6 +2,8 @@
 
 #include "common/error.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -73,9 +75,15 @@ class HfCache : public Layout {
     target /= file.hash;
     std::error_code error;
     if (fs::is_symlink(link, error) && fs::read_symlink(link, error) == target) return;
-    fs::remove(link, error);
-    fs::create_symlink(target, link, error);
-    if (error) fs::copy_file(file_bytes(snapshot, file), link, fs::copy_options::overwrite_existing);  // no symlinks here
+    // Made under a temporary name and renamed over the link: another process publishing the same file
+    // at the same moment finds one link or the other, never none.
+    const fs::path temporary = link.string() + ".tmp" + std::to_string(::getpid());
+    fs::remove(temporary, error);
+    fs::create_symlink(target, temporary, error);
+    if (error) {  // no symbolic links on this file system: a copy, renamed into place the same way
+      fs::copy_file(file_bytes(snapshot, file), temporary, fs::copy_options::overwrite_existing);
+    }
+    fs::rename(temporary, link);
   }
   fs::path finish(const Snapshot& snapshot) const override {
     const fs::path repo = root_ / repo_folder_name(snapshot.repo_id);

@@ -202,16 +202,22 @@ DownloadResult download_snapshot(const DownloadOptions& options) {
     return result;
   }
 
-  // Each endpoint in turn, until one lists the repository.
+  // Each endpoint in turn, until one lists the repository. While others remain, an endpoint that
+  // fails twice hands over at once instead of going through the whole backoff.
   std::unique_ptr<Source> source;
   Snapshot snapshot;
   std::string last_failure;
-  for (const auto& endpoint : endpoints(options)) {
-    auto candidate = options.hub == HubKind::huggingface ? make_huggingface_source(endpoint, client_settings(options))
-                                                         : make_modelscope_source(endpoint, client_settings(options));
+  const auto candidates = endpoints(options);
+  for (const auto& endpoint : candidates) {
+    const auto make_source = [&](const ClientSettings& settings) {
+      return options.hub == HubKind::huggingface ? make_huggingface_source(endpoint, settings)
+                                                 : make_modelscope_source(endpoint, settings);
+    };
+    ClientSettings probing = client_settings(options);
+    if (&endpoint != &candidates.back()) probing.max_attempts = 2;
     try {
-      snapshot = candidate->snapshot(options.repo_id, result.revision);
-      source = std::move(candidate);
+      snapshot = make_source(probing)->snapshot(options.repo_id, result.revision);
+      source = make_source(client_settings(options));  // the files get the full retry policy
       result.endpoint = endpoint;
       break;
     } catch (const HubError& error) {

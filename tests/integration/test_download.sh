@@ -177,6 +177,27 @@ check "mem-estimate a hub id, offline, from the cache" env HF_HUB_OFFLINE=1 HF_H
 check "offline and not cached: one clear line" env HF_HUB_OFFLINE=1 HF_HUB_CACHE="$CACHE" bash -c \
   "! '$bin/llmctl' inspect org/absent 2>'$work/err' && grep -q 'not in the cache' '$work/err'"
 
+# A fallback list of endpoints: a dead first one hands over to the next.
+start_double; fresh_cache
+check "fallback endpoints" env HF_ENDPOINT="http://127.0.0.1:9,http://127.0.0.1:$HUB" HF_HOME=$work/home timeout 60 \
+  "$bin/llmctl-download" org/tiny --cache-dir "$CACHE" >"$work/out" 2>"$work/err"
+check "fallback endpoints: verified" snapshot_ok
+check "fallback endpoints: the dead one is named" grep -q '127.0.0.1:9.*trying the next endpoint' "$work/err"
+
+# ModelScope's token: MODELSCOPE_API_TOKEN, sent as the m_session_id cookie and as a bearer token.
+fresh_cache
+env MODELSCOPE_CACHE="$CACHE" timeout 60 "$bin/llmctl-download" org/secret --source modelscope --endpoint "http://127.0.0.1:$HUB" >"$work/out" 2>"$work/err"; rc=$?
+check "ModelScope private repo without a token: exit 1" test $rc -eq 1
+check "ModelScope private repo with MODELSCOPE_API_TOKEN" env MODELSCOPE_CACHE="$CACHE" MODELSCOPE_API_TOKEN=hf_good timeout 60 \
+  "$bin/llmctl-download" org/secret --source modelscope --endpoint "http://127.0.0.1:$HUB" >"$work/out" 2>"$work/err"
+check "ModelScope private file" cmp -s "$CACHE/models/org/secret/config.json" "$repos/org/secret/config.json"
+
+# On a terminal, progress is drawn on stderr (bytes, rate, ETA); the path still ends stdout.
+start_double '[{"match":{"server":"cdn","method":"GET"},"times":-1,"fault":{"type":"trickle","bytes_per_second":20000000}}]'; fresh_cache
+script -qec "env HF_ENDPOINT=http://127.0.0.1:$HUB HF_HOME=$work/home '$bin/llmctl-download' org/tiny --cache-dir '$CACHE'" "$work/tty" >/dev/null 2>&1
+check "a progress display on a terminal" grep -q 'ETA' "$work/tty"
+check "no progress display without one" bash -c "! grep -q 'ETA' '$work/err'"
+
 # Bad input: one line, non-zero
 download org/nope --cache-dir "$CACHE"; rc=$?
 check "unknown repo: exit 1 with RepoNotFound" bash -c "[[ $rc -eq 1 ]] && grep -q 'RepoNotFound' '$work/err' && [[ \$(wc -l <'$work/err') -eq 1 ]]"

@@ -78,10 +78,10 @@ bool content_range_is(const HttpResponse& response, std::uint64_t first, std::ui
 
 class Download {
  public:
-  Download(Source& source, const Snapshot& snapshot, const RemoteFile& file, const fs::path& destination,
+  Download(Source& source, const Snapshot& snapshot, const RemoteFile& file, const TransferTarget& target,
            const TransferOptions& options, std::atomic<std::uint64_t>& bytes_done)
-      : source_(source), snapshot_(snapshot), file_(file), destination_(destination), options_(options), bytes_done_(bytes_done),
-        partial_(destination.string() + ".incomplete"), record_path_(destination.string() + ".incomplete.json") {}
+      : source_(source), snapshot_(snapshot), file_(file), destination_(target.destination), options_(options), bytes_done_(bytes_done),
+        partial_(target.partial), record_path_(target.partial.string() + ".json") {}
 
   void run() {
     for (int attempt = 1;; ++attempt) {
@@ -281,17 +281,22 @@ class FileLock {
 
 }  // namespace
 
-void download_file(Source& source, const Snapshot& snapshot, const RemoteFile& file, const fs::path& destination,
-                   const fs::path& lock_path, const TransferOptions& options, std::atomic<std::uint64_t>& bytes_done) {
-  fs::create_directories(destination.parent_path());
-  fs::create_directories(lock_path.parent_path());
-  const FileLock lock(lock_path);
+bool download_file(Source& source, const Snapshot& snapshot, const RemoteFile& file, const TransferTarget& target,
+                   const TransferOptions& options, bool force, std::atomic<std::uint64_t>& bytes_done) {
+  fs::create_directories(target.destination.parent_path());
+  fs::create_directories(target.partial.parent_path());
+  fs::create_directories(target.lock.parent_path());
+  const FileLock lock(target.lock);
   std::error_code error;
-  if (fs::exists(destination, error)) {  // another process finished it while we waited
+  // A file already there (left by another process, an older download, a git clone without LFS) is
+  // used only when it is known right: named by its hash, or hashed here and matching.
+  if (!force && fs::exists(target.destination, error) &&
+      (target.content_addressed || hash_file(target.destination, file.hash_kind) == file.hash)) {
     bytes_done += file.size;
-    return;
+    return false;
   }
-  Download(source, snapshot, file, destination, options, bytes_done).run();
+  Download(source, snapshot, file, target, options, bytes_done).run();
+  return true;
 }
 
 }  // namespace llmctl::hub

@@ -14,15 +14,23 @@ struct TransferOptions {
   int attempts = 3;                            // whole-file attempts when the hash does not match
 };
 
-// Downloads `file` to `destination`, which appears only complete and verified (sha256 or git blob
-// sha1): bytes go to `destination.incomplete`, parallel Range chunks record their progress in
-// `destination.incomplete.json`, so a later run (after a crash or kill -9) resumes with the chunks
-// already there; the hash is checked and the file renamed into place. Another process downloading
-// the same destination is waited for (an advisory lock on `lock_path`; correctness does not depend on
-// it). A 403
-// from a CDN (an expired signed URL) re-resolves the file and goes on from the chunk it was at.
-// `bytes_done` counts progress for a display. Throws llmctl::Error when the file cannot be had.
-void download_file(Source& source, const Snapshot& snapshot, const RemoteFile& file, const std::filesystem::path& destination,
-                   const std::filesystem::path& lock_path, const TransferOptions& options, std::atomic<std::uint64_t>& bytes_done);
+// Where one file goes.
+struct TransferTarget {
+  std::filesystem::path destination;  // the final name, which only complete and verified bytes get
+  std::filesystem::path partial;      // bytes on their way (and `partial`.json, the resume record)
+  std::filesystem::path lock;         // an advisory lock shared with other processes
+  bool content_addressed = false;     // the final name is the hash: a file there is the right one
+};
+
+// Downloads `file` to `target.destination`, which appears only complete and verified (sha256 or git
+// blob sha1): bytes go to the partial file, parallel Range chunks record their progress beside it, so
+// a later run (after a crash or kill -9) resumes with the chunks already there; the hash is checked
+// and the file renamed into place. Another process on the same file is waited for (the lock), and
+// what it left is used only if verified. A 403 from a CDN (an expired signed URL) re-resolves the file
+// and goes on from the chunk it was at. `bytes_done` counts progress for a display. Returns false
+// when no bytes had to be fetched (the file was there and right, unless `force`). Throws
+// llmctl::Error when the file cannot be had.
+bool download_file(Source& source, const Snapshot& snapshot, const RemoteFile& file, const TransferTarget& target,
+                   const TransferOptions& options, bool force, std::atomic<std::uint64_t>& bytes_done);
 
 }  // namespace llmctl::hub

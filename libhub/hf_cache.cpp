@@ -55,33 +55,35 @@ class HfCache : public Layout {
     }
   }
 
-  fs::path file_bytes(const Snapshot& snapshot, const RemoteFile& file) const override {
-    return root_ / repo_folder_name(snapshot.repo_id) / "blobs" / file.hash;
-  }
-  fs::path lock(const Snapshot& snapshot, const RemoteFile& file) const override {
-    return root_ / ".locks" / repo_folder_name(snapshot.repo_id) / (file.hash + ".lock");
+  TransferTarget target(const Snapshot& snapshot, const RemoteFile& file) const override {
+    const fs::path blob = root_ / repo_folder_name(snapshot.repo_id) / "blobs" / file.hash;
+    // Not huggingface_hub's "<blob>.incomplete": older versions resume such a file without checking
+    // it, and would promote a preallocated partial of ours to a blob.
+    return {blob, blob.string() + ".llmctl-partial", root_ / ".locks" / repo_folder_name(snapshot.repo_id) / (file.hash + ".lock"),
+            true};
   }
   bool have(const Snapshot& snapshot, const RemoteFile& file) const override {
     std::error_code error;
     // A blob is named by its hash and renamed into place only once verified.
-    return fs::exists(file_bytes(snapshot, file), error) && fs::file_size(file_bytes(snapshot, file), error) == file.size;
+    const fs::path blob = target(snapshot, file).destination;
+    return fs::exists(blob, error) && fs::file_size(blob, error) == file.size;
   }
   void publish(const Snapshot& snapshot, const RemoteFile& file) const override {
     const fs::path link = root_ / repo_folder_name(snapshot.repo_id) / "snapshots" / snapshot.commit / file.path;
     fs::create_directories(link.parent_path());
     // ../../blobs/<hash>, with one more ../ per folder level of the file inside the snapshot.
-    fs::path target = "../../blobs";
-    for (auto level = fs::path(file.path).parent_path(); !level.empty(); level = level.parent_path()) target = ".." / target;
-    target /= file.hash;
+    fs::path link_target = "../../blobs";
+    for (auto level = fs::path(file.path).parent_path(); !level.empty(); level = level.parent_path()) link_target = ".." / link_target;
+    link_target /= file.hash;
     std::error_code error;
-    if (fs::is_symlink(link, error) && fs::read_symlink(link, error) == target) return;
+    if (fs::is_symlink(link, error) && fs::read_symlink(link, error) == link_target) return;
     // Made under a temporary name and renamed over the link: another process publishing the same file
     // at the same moment finds one link or the other, never none.
     const fs::path temporary = link.string() + ".tmp" + std::to_string(::getpid());
     fs::remove(temporary, error);
-    fs::create_symlink(target, temporary, error);
+    fs::create_symlink(link_target, temporary, error);
     if (error) {  // no symbolic links on this file system: a copy, renamed into place the same way
-      fs::copy_file(file_bytes(snapshot, file), temporary, fs::copy_options::overwrite_existing);
+      fs::copy_file(target(snapshot, file).destination, temporary, fs::copy_options::overwrite_existing);
     }
     fs::rename(temporary, link);
   }
@@ -101,8 +103,10 @@ class Folder : public Layout {
  public:
   explicit Folder(fs::path folder) : folder_(std::move(folder)) {}
 
-  fs::path file_bytes(const Snapshot&, const RemoteFile& file) const override { return folder_ / file.path; }
-  fs::path lock(const Snapshot&, const RemoteFile& file) const override { return metadata_dir() / (file.path + ".lock"); }
+  TransferTarget target(const Snapshot&, const RemoteFile& file) const override {
+    // Partial files stay under .cache/, out of the user's folder.
+    return {folder_ / file.path, metadata_dir() / (file.path + ".llmctl-partial"), metadata_dir() / (file.path + ".lock"), false};
+  }
   bool have(const Snapshot&, const RemoteFile& file) const override {
     // huggingface_hub's rule: the metadata names this content and the file was not touched since.
     std::ifstream in(metadata_dir() / (file.path + ".metadata"));

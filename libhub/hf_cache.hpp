@@ -1,5 +1,6 @@
 #pragma once
 
+#include "libhub/file_transfer.hpp"
 #include "libhub/source.hpp"
 
 #include <filesystem>
@@ -13,8 +14,7 @@ namespace llmctl::hub {
 class Layout {
  public:
   virtual ~Layout() = default;
-  virtual std::filesystem::path file_bytes(const Snapshot& snapshot, const RemoteFile& file) const = 0;
-  virtual std::filesystem::path lock(const Snapshot& snapshot, const RemoteFile& file) const = 0;
+  virtual TransferTarget target(const Snapshot& snapshot, const RemoteFile& file) const = 0;
   // Whether a file already there can be used as it is.
   virtual bool have(const Snapshot& snapshot, const RemoteFile& file) const = 0;
   // After a file's bytes are in place: the snapshot link, the metadata...

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
@@ -68,6 +69,9 @@ std::size_t on_data(char* data, std::size_t size, std::size_t count, void* user)
   }
   return size * count;
 }
+
+// A server cannot park a download for hours: waits it asks for are capped at five minutes.
+constexpr long long kLongestWait = 300;
 
 const char* ca_bundle() {
   for (const char* name : {"SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE"}) {
@@ -156,17 +160,18 @@ std::string resolve_url(const std::string& base, const std::string& reference) {
 std::string url_origin(const std::string& url) {
   ensure_curl_initialised();
   const std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> handle(curl_url(), &curl_url_cleanup);
+  char* scheme = nullptr;
   char* host = nullptr;
   char* port = nullptr;
-  if (curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK ||
-      curl_url_get(handle.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-      curl_url_get(handle.get(), CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-    curl_free(host);
-    throw Error("not a URL: " + url);
-  }
-  std::string origin = lower(host) + ":" + port;
+  const bool parsed = curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+                      curl_url_get(handle.get(), CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+                      curl_url_get(handle.get(), CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+                      curl_url_get(handle.get(), CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+  std::string origin = parsed ? lower(scheme) + "://" + lower(host) + ":" + port : std::string();
+  curl_free(scheme);
   curl_free(host);
   curl_free(port);
+  if (!parsed) throw Error("not a URL: " + url);
   return origin;
 }
 
@@ -198,17 +203,25 @@ std::string escape_path(std::string_view path) {
 }
 
 std::optional<std::chrono::seconds> retry_delay(const HttpResponse& response) {
+  const auto seconds = [](long long value) { return std::chrono::seconds(std::clamp(value, 0LL, kLongestWait)); };
+  const auto number = [](std::string_view text) -> std::optional<long long> {
+    long long value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error == std::errc::result_out_of_range) return kLongestWait;
+    if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return value;
+  };
   if (const auto rate_limit = response.header("ratelimit")) {
     static const std::regex seconds_left(R"((?:^|[;,\s])t=(\d+))");
     std::smatch match;
-    if (std::regex_search(*rate_limit, match, seconds_left)) return std::chrono::seconds(std::stoll(match[1].str()));
+    if (std::regex_search(*rate_limit, match, seconds_left)) {
+      if (const auto value = number(match[1].str())) return seconds(*value);
+    }
   }
   if (const auto retry_after = response.header("retry-after")) {
-    if (!retry_after->empty() && std::all_of(retry_after->begin(), retry_after->end(), ::isdigit)) {
-      return std::chrono::seconds(std::stoll(*retry_after));
-    }
+    if (const auto value = number(*retry_after)) return seconds(*value);
     const std::time_t when = curl_getdate(retry_after->c_str(), nullptr);
-    if (when >= 0) return std::chrono::seconds(std::max<std::time_t>(0, when - std::time(nullptr)));
+    if (when >= 0) return seconds(static_cast<long long>(when - std::time(nullptr)));
   }
   return std::nullopt;
 }

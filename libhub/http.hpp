@@ -49,7 +49,7 @@ std::variant<HttpResponse, TransportError> http_exchange(const HttpRequest& requ
 
 // `reference` resolved against `base` (RFC 3986), query string included.
 std::string resolve_url(const std::string& base, const std::string& reference);
-// "host:port" of an absolute URL (the port made explicit), for same-origin checks.
+// "scheme://host:port" of an absolute URL (the port made explicit), for same-origin checks.
 std::string url_origin(const std::string& url);
 // Percent-encoding of one path segment or query value ("/" encoded too).
 std::string escape_component(std::string_view text);

@@ -82,7 +82,7 @@ HttpResponse HubClient::request(HttpRequest request, const std::function<bool(st
   }
 }
 
-Location HubClient::follow(const std::string& method, const std::string& url) {
+Location HubClient::follow(const std::string& method, const std::string& url, bool stop_at_other_origin) {
   std::string current = url;
   std::set<std::string> seen;
   for (int hop = 0;; ++hop) {
@@ -95,6 +95,7 @@ Location HubClient::follow(const std::string& method, const std::string& url) {
     if (is_redirect(response.status) && response.header("location")) {
       // Relative or absolute, the Location is used whole: its query string (a signature, an etag) too.
       current = resolve_url(current, *response.header("location"));
+      if (stop_at_other_origin && url_origin(current) != origin_) return Location{current, false, std::move(response)};
       continue;
     }
     if (response.status < 200 || response.status >= 300) throw hub_error(current, response);
@@ -103,7 +104,7 @@ Location HubClient::follow(const std::string& method, const std::string& url) {
 }
 
 nlohmann::json HubClient::get_json(const std::string& url, std::optional<std::string>* next) {
-  const Location page = follow("GET", url);
+  const Location page = follow("GET", url, false);
   if (next) {
     const auto link = next_link(page.response);
     *next = link ? std::optional(resolve_url(page.url, *link)) : std::nullopt;
@@ -111,6 +112,8 @@ nlohmann::json HubClient::get_json(const std::string& url, std::optional<std::st
   return parse_json(page.response.body, page.url);
 }
 
-Location HubClient::locate(const std::string& url) { return follow("HEAD", url); }
+// huggingface_hub reads the CDN's address off the redirect and never sends it a HEAD: a signed URL may
+// be valid for GET only (S3 SigV4, OSS).
+Location HubClient::locate(const std::string& url) { return follow("HEAD", url, true); }
 
 }  // namespace llmctl::hub

@@ -35,7 +35,7 @@ struct ClientSettings {
 struct Location {
   std::string url;
   bool send_auth = false;  // same origin as the hub
-  HttpResponse response;   // the final answer
+  HttpResponse response;   // the last answer (a redirect, when the bytes are elsewhere)
 };
 
 // Talks to one hub origin: retries transient failures with backoff (1, 2, 4, 8, 8 s), waits as 429
@@ -51,7 +51,8 @@ class HubClient {
   // GET a JSON document from the hub (following redirects); `next` receives a Link rel="next" URL.
   nlohmann::json get_json(const std::string& url, std::optional<std::string>* next = nullptr);
 
-  // Follows the redirects of `url` with HEAD requests to where the bytes are.
+  // Follows the hub's own redirects of `url` with HEAD requests, up to where the bytes are: the hub
+  // itself, or the first URL on another origin (a CDN), which is not requested here.
   Location locate(const std::string& url);
 
   // One request with the retry policy; `on_body` as for http_exchange (a refused body is returned at
@@ -63,8 +64,9 @@ class HubClient {
   std::vector<std::string> headers_for(const std::string& url) const;
 
  private:
-  // `method` on `url` and on every redirect after it, to a 2xx answer (HubError otherwise).
-  Location follow(const std::string& method, const std::string& url);
+  // `method` on `url` and on every redirect after it, to a 2xx answer (HubError otherwise), or to the
+  // first redirect to another origin when `stop_at_other_origin`.
+  Location follow(const std::string& method, const std::string& url, bool stop_at_other_origin);
 
   std::string endpoint_;
   std::string origin_;

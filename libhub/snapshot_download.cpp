@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -84,7 +85,12 @@ std::vector<std::string> endpoints(const DownloadOptions& options) {
 
 ClientSettings client_settings(const DownloadOptions& options) {
   ClientSettings settings;
-  if (const auto token = find_token(options)) {
+  if (auto token = find_token(options)) {
+    // A token file may end in CRLF; a control character inside would split the header.
+    while (!token->empty() && std::isspace(static_cast<unsigned char>(token->back()))) token->pop_back();
+    if (std::any_of(token->begin(), token->end(), [](unsigned char c) { return c < 0x20 || c == 0x7F; })) {
+      throw Error("the access token contains control characters");
+    }
     settings.auth_headers.push_back("Authorization: Bearer " + *token);
     if (options.hub == HubKind::modelscope) settings.auth_headers.push_back("Cookie: m_session_id=" + *token);
   }
@@ -155,8 +161,9 @@ class ProgressDisplay {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double rate = seconds > 0 ? static_cast<double>(received - first_bytes_) / seconds : 0;
     const double eta = rate > 0 ? static_cast<double>(total - received) / rate : 0;
-    std::string text = fmt::format("\x1b[{}A", std::max(previous_lines_, 1));
-    if (previous_lines_ == 0) text = "\n";
+    // Back to the first line of the block drawn last time (the cursor is on its last line).
+    std::string text = "\r";
+    if (previous_lines_ > 1) text += fmt::format("\x1b[{}A", previous_lines_ - 1);
     text += lines;
     for (int i = shown; i < previous_lines_ - 1; ++i) text += "\x1b[2K\n";
     text += fmt::format("\x1b[2K{} / {}  {}/s  ETA {:.0f} s", format_bytes(static_cast<double>(received)),
@@ -198,6 +205,8 @@ DownloadResult download_snapshot(const DownloadOptions& options) {
     const auto folder = cached_snapshot(root, options.repo_id, result.revision);
     if (!folder) throw Error(fmt::format("HF_HUB_OFFLINE is set and {} at {} is not in the cache {}", options.repo_id, result.revision, root.string()));
     result.path = options.files.size() == 1 ? *folder / options.files[0] : *folder;
+    std::error_code error;
+    if (!fs::exists(result.path, error)) throw Error(fmt::format("HF_HUB_OFFLINE is set and {} is not in the cache", result.path.string()));
     result.commit = folder->filename().string();
     return result;
   }
@@ -253,9 +262,10 @@ DownloadResult download_snapshot(const DownloadOptions& options) {
         const RemoteFile& file = snapshot.files[i];
         try {
           if (options.force || !layout->have(snapshot, file)) {
-            if (options.force) fs::remove(layout->file_bytes(snapshot, file));
-            download_file(*source, snapshot, file, layout->file_bytes(snapshot, file), layout->lock(snapshot, file), options.transfer, done[i]);
-            result.files[i].state = FileOutcome::State::downloaded;
+            // --force downloads again, and the rename replaces the old file only once the new one is verified.
+            if (download_file(*source, snapshot, file, layout->target(snapshot, file), options.transfer, options.force, done[i])) {
+              result.files[i].state = FileOutcome::State::downloaded;
+            }
           } else {
             done[i] = file.size;
           }

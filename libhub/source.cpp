@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 namespace llmctl::hub {
 namespace {
@@ -20,6 +21,14 @@ std::string hex_field(const nlohmann::json& object, const char* key) {
   std::string value = found->get<std::string>();
   std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return value;
+}
+
+// A hash becomes a file name in the cache: only 40 (sha1) or 64 (sha256) hex digits are accepted.
+void check_hash(const RemoteFile& file) {
+  const std::size_t length = file.hash_kind == HashKind::sha256 ? 64 : 40;
+  if (file.hash.size() != length || !std::all_of(file.hash.begin(), file.hash.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
+    throw Error(fmt::format("the listing gives \"{}\" as the hash of {}: not a hash", file.hash, file.path));
+  }
 }
 
 // Hugging Face: pin the revision with the repo-info API, list the tree recursively (following
@@ -37,8 +46,10 @@ class HuggingFace : public Source {
       if (!is_commit(snapshot.commit)) throw Error(fmt::format("{}: the hub gave no commit for revision {}", repo_id, revision));
     }
     std::optional<std::string> next = api + "/tree/" + snapshot.commit + "?recursive=true&expand=false";
+    std::set<std::string> pages;
     while (next) {
       const std::string url = *next;
+      if (!pages.insert(url).second) throw Error(url + ": the listing's pages go round in a circle");
       const auto page = client_.get_json(url, &next);
       if (!page.is_array()) throw Error(url + ": expected a JSON array of files");
       for (const auto& entry : page) {
@@ -54,7 +65,7 @@ class HuggingFace : public Source {
           file.hash_kind = HashKind::git_blob_sha1;
           file.hash = hex_field(entry, "oid");
         }
-        if (file.hash.empty()) throw Error(fmt::format("{}: the listing gives no hash for {}", repo_id, file.path));
+        check_hash(file);
         snapshot.files.push_back(std::move(file));
       }
     }
@@ -94,7 +105,7 @@ class ModelScope : public Source {
       file.size = entry.at("Size").get<std::uint64_t>();
       file.hash_kind = HashKind::sha256;
       file.hash = hex_field(entry, "Sha256");
-      if (file.hash.empty()) throw Error(fmt::format("{}: the listing gives no sha256 for {}", repo_id, file.path));
+      check_hash(file);
       if (const auto commit = hex_field(entry, "Revision"); !commit.empty()) snapshot.commit = commit;
       snapshot.files.push_back(std::move(file));
     }

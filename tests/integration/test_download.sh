@@ -49,13 +49,13 @@ snapshot_ok() {  # the cache holds the fixture's bytes, reachable through the sn
   local snap; snap=$(tail -1 "$work/out")
   [[ -d $snap && $(sha256sum <"$snap/model.safetensors" | cut -d' ' -f1) == "$big_sha" ]] &&
     cmp -s "$snap/config.json" "$repos/org/tiny/config.json" && cmp -s "$snap/sub/notes.txt" "$repos/org/tiny/sub/notes.txt" &&
-    [[ $(readlink "$snap/sub/notes.txt") == ../../../blobs/* ]] && [[ ! -e $CACHE/models--org--tiny/blobs/$big_sha.incomplete ]]
+    [[ $(readlink "$snap/sub/notes.txt") == ../../../blobs/* ]] && [[ ! -e $CACHE/models--org--tiny/blobs/$big_sha.llmctl-partial ]]
 }
 no_corrupt_blob() {  # nothing unverified under a final name
   local f
   for f in "$CACHE"/models--org--tiny/blobs/*; do
     [[ -e $f ]] || continue
-    case $f in *.incomplete | *.incomplete.json) continue ;; esac
+    case $f in *.llmctl-partial | *.llmctl-partial.json) continue ;; esac
     [[ $(basename "$f") == "$big_sha" && $(sha256sum <"$f" | cut -d' ' -f1) != "$big_sha" ]] && return 1
   done
   [[ ! -e $CACHE/models--org--tiny/snapshots/*/model.safetensors ]] || [[ $(sha256sum <"$CACHE"/models--org--tiny/snapshots/*/model.safetensors | cut -d' ' -f1) == "$big_sha" ]]
@@ -82,6 +82,13 @@ check "offline: no request reached the hub" test "$(wc -l <"$LOG")" -eq "$reques
 local_dir=$work/local
 check "--local-dir" download org/tiny --local-dir "$local_dir"
 check "plain files with metadata" test -f "$local_dir/model.safetensors" -a ! -L "$local_dir/model.safetensors" -a -f "$local_dir/.cache/huggingface/download/model.safetensors.metadata"
+# A stale file and an LFS pointer left by a git clone are replaced, not trusted.
+printf '{"old": true}\n' >"$local_dir/config.json"
+printf 'version https://git-lfs.github.com/spec/v1\n' >"$local_dir/model.safetensors"
+rm -rf "$local_dir/.cache"
+check "--local-dir over stale files" download org/tiny --local-dir "$local_dir"
+check "stale files replaced by the hub's" bash -c "cmp -s '$local_dir/config.json' '$repos/org/tiny/config.json' && [[ \$(sha256sum <'$local_dir/model.safetensors' | cut -d' ' -f1) == $big_sha ]]"
+check "no partial files among the user's" bash -c "! ls '$local_dir' | grep -q partial"
 fresh_cache
 check "one file" download org/tiny sub/notes.txt --cache-dir "$CACHE"
 check "the path of that one file" bash -c "[[ \$(tail -1 '$work/out') == */sub/notes.txt ]]"
@@ -143,7 +150,8 @@ HF_ENDPOINT=http://127.0.0.1:$HUB HF_HOME=$work/home "$bin/llmctl-download" org/
 victim=$!
 sleep 3
 kill -9 $victim; wait $victim 2>/dev/null
-check "a partial file was left to resume" bash -c "ls '$CACHE'/models--org--tiny/blobs/*.incomplete >/dev/null 2>&1"
+check "a partial file was left to resume" bash -c "ls '$CACHE'/models--org--tiny/blobs/*.llmctl-partial >/dev/null 2>&1"
+check "never under huggingface_hub's resumable name" bash -c "! ls '$CACHE'/models--org--tiny/blobs/*.incomplete >/dev/null 2>&1"
 check "nothing corrupt after kill -9" no_corrupt_blob
 start_double
 check "the rerun completes" download org/tiny --cache-dir "$CACHE"

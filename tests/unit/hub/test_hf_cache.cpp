@@ -14,10 +14,13 @@ TEST_CASE("the Hugging Face cache layout: blobs by hash, relative snapshot links
   const auto layout = make_hf_cache_layout(dir.path());
   const Snapshot snapshot{"org/model", "main", std::string(40, 'a'), {}};
   const RemoteFile file{"onnx/deep/weights.bin", 5, HashKind::sha256, std::string(64, 'b')};
-  CHECK(layout->file_bytes(snapshot, file) == dir / "models--org--model" / "blobs" / std::string(64, 'b'));
+  const auto target = layout->target(snapshot, file);
+  CHECK(target.destination == dir / "models--org--model" / "blobs" / std::string(64, 'b'));
+  CHECK(target.content_addressed);
+  CHECK_FALSE(target.partial.string().ends_with(".incomplete"));  // huggingface_hub <= 1.17 would promote it unchecked
   CHECK_FALSE(layout->have(snapshot, file));
-  fs::create_directories(layout->file_bytes(snapshot, file).parent_path());
-  llmctl::test::write_file(layout->file_bytes(snapshot, file), "bytes");
+  fs::create_directories(target.destination.parent_path());
+  llmctl::test::write_file(target.destination, "bytes");
   CHECK(layout->have(snapshot, file));
   layout->publish(snapshot, file);
   const fs::path link = dir / "models--org--model" / "snapshots" / std::string(40, 'a') / "onnx" / "deep" / "weights.bin";

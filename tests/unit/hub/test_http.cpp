@@ -14,9 +14,10 @@ TEST_CASE("redirect targets resolve against the URL that sent them, query string
 }
 
 TEST_CASE("origins compare host and port, the default port made explicit") {
-  CHECK(url_origin("https://huggingface.co/x") == "huggingface.co:443");
+  CHECK(url_origin("https://huggingface.co/x") == "https://huggingface.co:443");
   CHECK(url_origin("http://127.0.0.1:8000/a") != url_origin("http://127.0.0.1:8001/a"));
-  CHECK(url_origin("HTTP://Example.COM/") == "example.com:80");
+  CHECK(url_origin("https://h:8443/a") != url_origin("http://h:8443/a"));  // no token over plain text
+  CHECK(url_origin("HTTP://Example.COM/") == "http://example.com:80");
 }
 
 TEST_CASE("escaping keeps the slashes of paths and nothing else") {
@@ -40,6 +41,8 @@ TEST_CASE("429 delays: RateLimit's t=, Retry-After in seconds or as an HTTP-date
   REQUIRE(delay);
   CHECK(delay->count() >= 118);
   CHECK(delay->count() <= 120);
+  response.headers["retry-after"] = "99999999999999999999";  // capped, and no exception
+  CHECK(retry_delay(response) == std::chrono::seconds(300));
   response.headers.clear();
   CHECK_FALSE(retry_delay(response));
 }

@@ -286,7 +286,8 @@ DownloadResult download_snapshot(const DownloadOptions& options) {
       for (auto& thread : pool) thread.join();
     }
   }
-  const fs::path folder = options.dry_run ? fs::path() : layout->finish(snapshot);
+  // refs/<revision> only for a complete snapshot: an offline run must not be sent to a partial one.
+  const fs::path folder = options.dry_run || !result.complete() ? fs::path() : layout->finish(snapshot);
   result.path = options.files.size() == 1 && !options.files[0].ends_with('/') ? folder / options.files[0] : folder;
   return result;
 }

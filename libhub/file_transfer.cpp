@@ -1,4 +1,5 @@
 #include "libhub/file_transfer.hpp"
+#include "libhub/workers.hpp"
 
 #include "common/error.hpp"
 #include "common/json_file.hpp"
@@ -159,11 +160,7 @@ class Download {
         }
       }
     };
-    const int threads = static_cast<int>(std::min<std::size_t>(todo.size(), static_cast<std::size_t>(std::max(1, options_.connections))));
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& thread : pool) thread.join();
+    run_workers(std::min<std::size_t>(todo.size(), static_cast<std::size_t>(std::max(1, options_.connections))), worker);
     if (!failure.empty()) throw Error(failure);
     if (ranges_ignored) {
       log::info("{}: the server ignores Range requests; downloading it in one stream", file_.path);

@@ -18,6 +18,9 @@ std::chrono::milliseconds backoff(int attempt) {
   return std::chrono::milliseconds(1000LL << std::min(attempt - 1, 3));
 }
 
+// The statuses worth retrying: 408, 429 and 5xx.
+bool is_transient(long status) { return status == 408 || status == 429 || status >= 500; }
+
 bool is_redirect(long status) { return status == 301 || status == 302 || status == 303 || status == 307 || status == 308; }
 
 // `<url>; rel="next"` in a Link header (GitHub-style pagination).
@@ -31,8 +34,6 @@ std::optional<std::string> next_link(const HttpResponse& response) {
 }
 
 }  // namespace
-
-bool is_transient(long status) { return status == 408 || status == 429 || status >= 500; }
 
 HubError hub_error(const std::string& url, const HttpResponse& response) {
   const std::string code = response.header("x-error-code").value_or("");

@@ -74,9 +74,6 @@ class HubClient {
   RateLimiter limiter_;
 };
 
-// True for the statuses worth retrying: 408, 429 and 5xx.
-bool is_transient(long status);
-
 // The error for a hub's answer: status, X-Error-Code, X-Error-Message and the request id.
 HubError hub_error(const std::string& url, const HttpResponse& response);
 

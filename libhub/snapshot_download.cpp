@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "libhub/hf_cache.hpp"
+#include "libhub/workers.hpp"
 
 #include <fmt/format.h>
 
@@ -159,7 +160,7 @@ class ProgressDisplay {
       }
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double rate = seconds > 0 ? static_cast<double>(received - first_bytes_) / seconds : 0;
+    const double rate = seconds > 0 ? static_cast<double>(received) / seconds : 0;
     const double eta = rate > 0 ? static_cast<double>(total - received) / rate : 0;
     // Back to the first line of the block drawn last time (the cursor is on its last line).
     std::string text = "\r";
@@ -176,7 +177,6 @@ class ProgressDisplay {
   const std::vector<RemoteFile>& files_;
   std::vector<std::atomic<std::uint64_t>>& done_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::uint64_t first_bytes_ = 0;
   int previous_lines_ = 0;
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -279,11 +279,7 @@ DownloadResult download_snapshot(const DownloadOptions& options) {
     {
       std::optional<ProgressDisplay> display;
       if (options.progress) display.emplace(snapshot.files, done);
-      std::vector<std::thread> pool;
-      const auto workers = std::min<std::size_t>(snapshot.files.size(), static_cast<std::size_t>(std::max(1, options.max_workers)));
-      for (std::size_t t = 1; t < workers; ++t) pool.emplace_back(worker);
-      worker();
-      for (auto& thread : pool) thread.join();
+      run_workers(std::min<std::size_t>(snapshot.files.size(), static_cast<std::size_t>(std::max(1, options.max_workers))), worker);
     }
   }
   // refs/<revision> only for a complete snapshot: an offline run must not be sent to a partial one.

@@ -13,10 +13,8 @@
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <iterator>
-#include <sstream>
 
 namespace llmctl::cli {
 namespace {
@@ -35,12 +33,13 @@ fs::path tokenizer_folder(const std::string& model) {
 std::string read_input(const std::string& path_or_dash, const std::string& what) {
   if (path_or_dash == "-") return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
   std::error_code error;
-  std::ifstream in(path_or_dash, std::ios::binary);
-  if (!in || !fs::is_regular_file(path_or_dash, error)) throw Error(fmt::format("{} {}: cannot read the file", what, path_or_dash));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  if (!fs::is_regular_file(path_or_dash, error)) throw Error(fmt::format("{} {}: cannot read the file", what, path_or_dash));
+  return read_text_file(path_or_dash);
 }
+
+// JSON text of `value` on one line; bytes that are not UTF-8 (a token that is part of a character)
+// become U+FFFD rather than an exception.
+std::string one_line_json(const nlohmann::json& value) { return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 engine::Tokenizer load_tokenizer(const fs::path& folder) {
   std::error_code error;
@@ -57,7 +56,7 @@ std::vector<engine::TokenId> parse_ids(const std::string& text) {
     engine::TokenId value = -1;
     const auto [end, error] = std::from_chars(current.data(), current.data() + current.size(), value);
     if (error != std::errc() || end != current.data() + current.size() || value < 0) {
-      throw Error("--detokenize: " + nlohmann::json(current).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+      throw Error("--detokenize: " + one_line_json(current) +
                   " is not a token id");
     }
     ids.push_back(value);
@@ -81,11 +80,11 @@ void tokenize(const InspectOptions& options, const fs::path& folder) {
   std::vector<std::string> tokens;
   for (const auto id : ids) tokens.push_back(tokenizer.id_to_token(id).value_or(""));
   if (options.json) {
-    std::puts(nlohmann::json{{"ids", ids}, {"tokens", tokens}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::puts(one_line_json({{"ids", ids}, {"tokens", tokens}}).c_str());
     return;
   }
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    fmt::print("{:>8}  {}\n", ids[i], nlohmann::json(tokens[i]).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    fmt::print("{:>8}  {}\n", ids[i], one_line_json(tokens[i]));
   }
   fmt::print("{} tokens\n", ids.size());
 }

@@ -31,7 +31,7 @@ nlohmann::ordered_json parse_ordered_json(std::string_view text, std::string_vie
   return parse_as<nlohmann::ordered_json>(text, origin);
 }
 
-nlohmann::json read_json_file(const std::filesystem::path& path) {
+std::string read_text_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::error_code ec;
@@ -40,8 +40,10 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_json(text.str(), path.string());
+  return text.str();
 }
+
+nlohmann::json read_json_file(const std::filesystem::path& path) { return parse_json(read_text_file(path), path.string()); }
 
 JsonFields::JsonFields(const nlohmann::json& object, std::string origin)
     : object_(object), origin_(std::move(origin)) {

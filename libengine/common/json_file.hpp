@@ -11,6 +11,9 @@
 
 namespace llmctl {
 
+// The bytes of a file; a missing or unreadable file is an llmctl::Error that names it.
+std::string read_text_file(const std::filesystem::path& path);
+
 // Reads and parses a JSON file; a missing, unreadable or malformed file is an llmctl::Error that names
 // the file (and the position of a syntax error).
 nlohmann::json read_json_file(const std::filesystem::path& path);

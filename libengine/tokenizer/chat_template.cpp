@@ -1,11 +1,10 @@
 #include "tokenizer/chat_template.hpp"
 
 #include "common/error.hpp"
+#include "common/json_file.hpp"
 #include "tokenizer/jinja/jinja_template.hpp"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace llmctl::engine {
 
@@ -26,12 +25,7 @@ ChatTemplate ChatTemplate::for_model(const std::optional<TokenizerConfig>& confi
     // As vLLM: a readable file is the template; text that looks like a template is one; anything
     // else is a path that does not exist.
     std::error_code error;
-    std::ifstream file(*override, std::ios::binary);
-    if (file && std::filesystem::is_regular_file(*override, error)) {
-      std::stringstream text;
-      text << file.rdbuf();
-      return ChatTemplate(text.str(), *override, special_tokens);
-    }
+    if (std::filesystem::is_regular_file(*override, error)) return ChatTemplate(read_text_file(*override), *override, special_tokens);
     if (override->find_first_of("{}\n") == std::string::npos) {
       throw Error("--chat-template " + *override + ": no such file (and it does not look like a template)");
     }

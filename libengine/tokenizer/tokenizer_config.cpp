@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
-#include <sstream>
 
 namespace llmctl::engine {
 namespace {
@@ -82,11 +80,7 @@ std::optional<TokenizerConfig> load_tokenizer_config(const std::filesystem::path
   TokenizerConfig config =
       has_config ? parse_tokenizer_config(read_json_file(config_path), config_path.string()) : TokenizerConfig{};
   if (has_template) {
-    std::ifstream in(template_path, std::ios::binary);
-    if (!in) throw Error(fmt::format("{}: cannot be read", template_path.string()));
-    std::ostringstream text;
-    text << in.rdbuf();
-    config.chat_template = text.str();
+    config.chat_template = read_text_file(template_path);
     config.chat_template_file = template_path.string();
   }
   return config;

@@ -1,4 +1,4 @@
-// llmctl-inspect: prints what a model folder holds, from its metadata and safetensors headers; also
+// llmctl-inspect: prints what a model folder holds, from its metadata and checkpoint headers; also
 // tokenizes, detokenizes and renders chat prompts with the model's own tokenizer and template.
 #include "common/model_argument.hpp"
 #include "common/text.hpp"
@@ -35,7 +35,7 @@ void print_text(const ModelInfo& info, bool with_tensors) {
   row("Model", info.folder.string());
   row("Architecture", fmt::format("{} ({})", c.architecture, c.model_type));
   row("Parameters", fmt::format("{} ({}, from {})", format_thousands(info.parameters()), llmctl::format_count(info.parameters()),
-                                info.checkpoint.tensors.empty() ? "config.json" : "safetensors headers"));
+                                info.parameters_source()));
   std::string dtypes;
   for (const auto& [dtype, count] : info.checkpoint.parameters_by_dtype())
     dtypes += fmt::format("{}{} {}", dtypes.empty() ? "" : ", ", llmctl::engine::name(dtype), format_thousands(count));

@@ -73,6 +73,11 @@ std::uint64_t ModelInfo::parameters() const {
   return checkpoint.tensors.empty() ? config_parameters : checkpoint.parameter_count();
 }
 
+std::string_view ModelInfo::parameters_source() const {
+  if (checkpoint.tensors.empty()) return "config.json";
+  return checkpoint.format == CheckpointFormat::pytorch_bin ? "PyTorch .bin state dicts" : "safetensors headers";
+}
+
 ModelInfo describe_model(const fs::path& model) {
   ModelInfo info;
   info.folder = model_folder(model);
@@ -109,7 +114,7 @@ nlohmann::json ModelInfo::to_json(bool with_tensors) const {
       {"architecture", c.architecture},
       {"model_type", c.model_type},
       {"parameters", parameters()},
-      {"parameters_source", checkpoint.tensors.empty() ? "config.json" : "safetensors headers"},
+      {"parameters_source", std::string(parameters_source())},
       {"config_parameters", config_parameters},
       {"dtype", c.dtype ? nlohmann::json(std::string(name(*c.dtype))) : nlohmann::json(nullptr)},
       {"checkpoint_dtypes", dtypes},

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace llmctl::engine {
@@ -21,7 +22,7 @@ struct ModelFile {
 };
 
 // Everything `llmctl inspect` reports about a model folder, read from its metadata files and the
-// safetensors headers (never the tensor data).
+// safetensors headers or .bin state dicts (never the tensor data).
 struct ModelInfo {
   std::filesystem::path folder;
   ModelConfig config;
@@ -34,8 +35,10 @@ struct ModelInfo {
   // Where the checkpoint disagrees with config.json: missing, unexpected or misshapen tensors.
   std::vector<std::string> layout_problems;
 
-  // Exact count from the headers when there are safetensors, else the count config.json implies.
+  // Exact count from the checkpoint's tensors when there are any, else the count config.json implies.
   std::uint64_t parameters() const;
+  // Where parameters() comes from: "safetensors headers", "PyTorch .bin state dicts" or "config.json".
+  std::string_view parameters_source() const;
 
   nlohmann::json to_json(bool with_tensors) const;
 };

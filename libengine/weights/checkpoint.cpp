@@ -2,6 +2,7 @@
 
 #include "common/error.hpp"
 #include "common/json_file.hpp"
+#include "weights/pytorch_bin.hpp"
 
 #include <fmt/format.h>
 
@@ -56,6 +57,28 @@ void add_safetensors_file(Checkpoint& checkpoint, const fs::path& folder, const 
   for (const auto& tensor : header.tensors) checkpoint.tensors.push_back({tensor, name});
 }
 
+// Lists the tensors from the pickled state dict alone (see pytorch_bin.hpp: no tensor data is read).
+void add_pytorch_bin_file(Checkpoint& checkpoint, const fs::path& folder, const std::string& name) {
+  const auto path = folder / name;
+  if (!fs::exists(path)) throw Error(fmt::format("{}: missing checkpoint shard", path.string()));
+  checkpoint.files.push_back(name);
+  checkpoint.file_bytes += size_of(path);
+  for (auto& tensor : list_pytorch_bin_tensors(path)) checkpoint.tensors.push_back({std::move(tensor), name});
+}
+
+// Every tensor an index names must be in the shard it names.
+void check_weight_map(const fs::path& index_path, const std::map<std::string, std::string>& weight_map,
+                      const Checkpoint& checkpoint) {
+  std::map<std::string, std::string> found;
+  for (const auto& tensor : checkpoint.tensors) found.emplace(tensor.info.name, tensor.file);
+  for (const auto& [tensor, file] : weight_map) {
+    const auto it = found.find(tensor);
+    if (it == found.end() || it->second != file)
+      throw Error(fmt::format("{}: tensor '{}' is listed in {} but that shard does not hold it", index_path.string(),
+                              tensor, file));
+  }
+}
+
 }  // namespace
 
 std::uint64_t Checkpoint::parameter_count() const {
@@ -76,14 +99,7 @@ Checkpoint read_checkpoint(const fs::path& folder) {
     checkpoint.format = CheckpointFormat::safetensors;
     std::map<std::string, std::string> weight_map;
     for (const auto& shard : index_shards(index_path, &weight_map)) add_safetensors_file(checkpoint, folder, shard);
-    std::map<std::string, std::string> found;
-    for (const auto& tensor : checkpoint.tensors) found.emplace(tensor.info.name, tensor.file);
-    for (const auto& [tensor, file] : weight_map) {
-      const auto it = found.find(tensor);
-      if (it == found.end() || it->second != file)
-        throw Error(fmt::format("{}: tensor '{}' is listed in {} but that shard does not hold it", index_path.string(),
-                                tensor, file));
-    }
+    check_weight_map(index_path, weight_map, checkpoint);
   } else if (fs::exists(folder / "model.safetensors")) {
     checkpoint.format = CheckpointFormat::safetensors;
     add_safetensors_file(checkpoint, folder, "model.safetensors");
@@ -97,15 +113,12 @@ Checkpoint read_checkpoint(const fs::path& folder) {
       for (const auto& name : names) add_safetensors_file(checkpoint, folder, name);
     } else if (const auto bin_index = folder / "pytorch_model.bin.index.json"; fs::exists(bin_index)) {
       checkpoint.format = CheckpointFormat::pytorch_bin;
-      for (const auto& shard : index_shards(bin_index, nullptr)) {
-        if (!fs::exists(folder / shard)) throw Error(fmt::format("{}: missing checkpoint shard", (folder / shard).string()));
-        checkpoint.files.push_back(shard);
-        checkpoint.file_bytes += size_of(folder / shard);
-      }
+      std::map<std::string, std::string> weight_map;
+      for (const auto& shard : index_shards(bin_index, &weight_map)) add_pytorch_bin_file(checkpoint, folder, shard);
+      check_weight_map(bin_index, weight_map, checkpoint);
     } else if (fs::exists(folder / "pytorch_model.bin")) {
       checkpoint.format = CheckpointFormat::pytorch_bin;
-      checkpoint.files.push_back("pytorch_model.bin");
-      checkpoint.file_bytes = size_of(folder / "pytorch_model.bin");
+      add_pytorch_bin_file(checkpoint, folder, "pytorch_model.bin");
     }
   }
   std::sort(checkpoint.tensors.begin(), checkpoint.tensors.end(),

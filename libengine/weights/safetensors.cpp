@@ -1,5 +1,7 @@
 #include "weights/safetensors.hpp"
 
+#include "weights/mapped_file.hpp"
+
 #include "common/error.hpp"
 #include "common/json_file.hpp"
 
@@ -126,6 +128,21 @@ SafetensorsHeader read_safetensors_header(const std::filesystem::path& path) {
   if (!in.read(header.data(), static_cast<std::streamsize>(header_bytes)))
     throw Error(fmt::format("{}: read error in the header", origin));
   return parse_safetensors_header(header, file_size, origin);
+}
+
+void read_safetensors(const std::filesystem::path& path, const TensorVisitor& visit) {
+  const MappedFile file(path);
+  const auto bytes = file.bytes();
+  const std::string origin = path.string();
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  const auto header_bytes = parse_safetensors_prefix(text.substr(0, 8), bytes.size(), origin);
+  const auto header = parse_safetensors_header(text.substr(8, header_bytes), bytes.size(), origin);
+  const auto data = bytes.subspan(header.data_offset());
+  for (const auto& tensor : header.tensors) {
+    HostTensor host{tensor.dtype, {}, data.subspan(tensor.begin, tensor.end - tensor.begin)};
+    host.shape.assign(tensor.shape.begin(), tensor.shape.end());
+    visit(tensor.name, host);
+  }
 }
 
 }  // namespace llmctl::engine

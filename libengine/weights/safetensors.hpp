@@ -1,6 +1,7 @@
 #pragma once
 
 #include "weights/dtype.hpp"
+#include "weights/host_tensor.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -44,5 +45,8 @@ SafetensorsHeader parse_safetensors_header(std::string_view header_json, std::ui
 
 // Reads only the header of a local file (two small reads; tensor data is never touched).
 SafetensorsHeader read_safetensors_header(const std::filesystem::path& path);
+
+// Maps the file, validates its header and visits every tensor in data order.
+void read_safetensors(const std::filesystem::path& path, const TensorVisitor& visit);
 
 }  // namespace llmctl::engine

@@ -3,6 +3,7 @@
 #include "common/error.hpp"
 #include "common/json_file.hpp"
 #include "support/test_files.hpp"
+#include "support/torch_bin.hpp"
 
 #include <doctest/doctest.h>
 
@@ -22,6 +23,33 @@ TEST_CASE("describe a tiny model: exact count from headers, no layout problems")
     CHECK(json["parameters_source"] == "safetensors headers");
     CHECK(json["tensors"].size() == info.checkpoint.tensors.size());
   }
+}
+
+TEST_CASE("describe a model saved as pytorch_model.bin: the count comes from its state dict") {
+  TempDir dir;
+  const auto fixture = llmctl::test::kFixtures / "tiny-models" / "tiny-llama3";
+  std::filesystem::copy_file(fixture / "config.json", dir / "config.json");
+  const auto expected = llmctl::read_json_file(fixture / "expected.json");
+  std::vector<llmctl::test::FakeBinTensor> tensors;
+  std::map<std::string, std::string> storages;
+  for (const auto& [name, tensor] : expected["tensors"].items()) {
+    const auto shape = tensor["shape"].get<std::vector<std::uint64_t>>();
+    std::vector<std::uint64_t> stride(shape.size(), 1);
+    for (std::size_t i = shape.size(); i-- > 1;) stride[i - 1] = stride[i] * shape[i];
+    std::uint64_t numel = 1;
+    for (const auto dim : shape) numel *= dim;
+    const auto key = std::to_string(storages.size());
+    tensors.push_back({name, "BFloat16Storage", key, numel, 0, shape, stride});
+    storages[key] = std::string(numel * 2, '\0');
+  }
+  llmctl::test::write_torch_bin(dir / "pytorch_model.bin", llmctl::test::state_dict_pickle(tensors), storages);
+  const auto info = describe_model(dir.path());
+  CHECK(info.checkpoint.format == CheckpointFormat::pytorch_bin);
+  CHECK(info.parameters() == expected["num_parameters"].get<std::uint64_t>());
+  CHECK(info.layout_problems.empty());
+  const auto json = info.to_json(true);
+  CHECK(json["parameters_source"] == "PyTorch .bin state dicts");
+  CHECK(json["tensors"].size() == expected["tensors"].size());
 }
 
 TEST_CASE("config-only folders and the path of config.json itself") {

@@ -3,13 +3,16 @@
 #include "common/error.hpp"
 #include "common/json_file.hpp"
 #include "support/test_files.hpp"
+#include "support/torch_bin.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace llmctl::engine;
 using llmctl::test::copy_fixture;
 using llmctl::test::TempDir;
+using llmctl::test::state_dict_pickle;
 using llmctl::test::write_file;
+using llmctl::test::write_torch_bin;
 using doctest::Contains;
 
 TEST_CASE("a sharded checkpoint written by transformers: every tensor found in its shard") {
@@ -73,10 +76,47 @@ TEST_CASE("unindexed safetensors files must not repeat a tensor") {
   CHECK_THROWS_WITH_AS(read_checkpoint(dir.path()), Contains("tensor 'w' appears in both a.safetensors and b.safetensors"), llmctl::Error);
 }
 
-TEST_CASE("PyTorch .bin checkpoints are recognised") {
+TEST_CASE("PyTorch .bin checkpoints: tensors listed from their pickled state dicts") {
   TempDir dir;
-  write_file(dir / "pytorch_model.bin", "PK");
+  write_torch_bin(dir / "pytorch_model.bin",
+                  state_dict_pickle({{"w", "FloatStorage", "0", 6, 0, {2, 3}, {3, 1}}, {"norm", "BFloat16Storage", "1", 4, 0, {4}, {1}}}),
+                  {{"0", std::string(24, '\0')}, {"1", std::string(8, '\0')}});
   const auto checkpoint = read_checkpoint(dir.path());
   CHECK(checkpoint.format == CheckpointFormat::pytorch_bin);
-  CHECK(checkpoint.file_bytes == 2);
+  CHECK(checkpoint.files == std::vector<std::string>{"pytorch_model.bin"});
+  CHECK(checkpoint.file_bytes == std::filesystem::file_size(dir / "pytorch_model.bin"));
+  REQUIRE(checkpoint.tensors.size() == 2);
+  CHECK(checkpoint.tensors[0].info.name == "norm");  // sorted by name
+  CHECK(checkpoint.tensors[0].file == "pytorch_model.bin");
+  CHECK(checkpoint.tensors[1].info.shape == std::vector<std::uint64_t>{2, 3});
+  CHECK(checkpoint.parameter_count() == 10);
+  CHECK(checkpoint.parameters_by_dtype() == std::map<DType, std::uint64_t>{{DType::bf16, 4}, {DType::f32, 6}});
+
+  write_file(dir / "pytorch_model.bin", "PK");
+  CHECK_THROWS_WITH_AS(read_checkpoint(dir.path()), Contains("pytorch_model.bin: damaged zip archive"), llmctl::Error);
+}
+
+TEST_CASE("sharded PyTorch .bin checkpoints are read through their index") {
+  TempDir dir;
+  write_torch_bin(dir / "pytorch_model-00001-of-00002.bin", state_dict_pickle({{"a", "HalfStorage", "0", 4, 0, {4}, {1}}}),
+                  {{"0", std::string(8, '\0')}}, "pytorch_model-00001-of-00002");
+  write_torch_bin(dir / "pytorch_model-00002-of-00002.bin", state_dict_pickle({{"b", "HalfStorage", "0", 2, 0, {2}, {1}}}),
+                  {{"0", std::string(4, '\0')}});
+  nlohmann::json index = {{"metadata", {{"total_size", 12}}},
+                          {"weight_map", {{"a", "pytorch_model-00001-of-00002.bin"}, {"b", "pytorch_model-00002-of-00002.bin"}}}};
+  write_file(dir / "pytorch_model.bin.index.json", index.dump());
+  const auto checkpoint = read_checkpoint(dir.path());
+  CHECK(checkpoint.format == CheckpointFormat::pytorch_bin);
+  CHECK(checkpoint.files.size() == 2);
+  REQUIRE(checkpoint.tensors.size() == 2);
+  CHECK(checkpoint.tensors[1].file == "pytorch_model-00002-of-00002.bin");
+  CHECK(checkpoint.parameter_count() == 6);
+
+  index["weight_map"]["a"] = "pytorch_model-00002-of-00002.bin";
+  write_file(dir / "pytorch_model.bin.index.json", index.dump());
+  CHECK_THROWS_WITH_AS(read_checkpoint(dir.path()), Contains("tensor 'a' is listed in pytorch_model-00002-of-00002.bin but that shard does not hold it"),
+                       llmctl::Error);
+  index["weight_map"]["a"] = "pytorch_model-00003-of-00002.bin";
+  write_file(dir / "pytorch_model.bin.index.json", index.dump());
+  CHECK_THROWS_WITH_AS(read_checkpoint(dir.path()), Contains("pytorch_model-00003-of-00002.bin: missing checkpoint shard"), llmctl::Error);
 }

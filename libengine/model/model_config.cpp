@@ -26,6 +26,8 @@ std::string architecture_name(const JsonFields& fields) {
   return (*list)[0].get<std::string>();
 }
 
+}  // namespace
+
 RopeScaling parse_rope_scaling(const nlohmann::json& rope, std::string_view origin) {
   const JsonFields fields(rope, std::string(origin));
   RopeScaling scaling;
@@ -51,8 +53,6 @@ RopeScaling parse_rope_scaling(const nlohmann::json& rope, std::string_view orig
   }
   return scaling;
 }
-
-}  // namespace
 
 std::string supported_architectures() {
   std::string names;

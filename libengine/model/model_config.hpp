@@ -72,6 +72,9 @@ std::string supported_architectures();
 // shapes are llmctl::Error naming `origin`.
 ModelConfig parse_model_config(const nlohmann::json& config, std::string_view origin = "config.json");
 
+// A rope_scaling (or rope_parameters) object: "rope_type" (or "type"), "factor" and the fields of its type.
+RopeScaling parse_rope_scaling(const nlohmann::json& rope, std::string_view origin);
+
 // Reads `folder`/config.json.
 ModelConfig load_model_config(const std::filesystem::path& folder);
 

@@ -1,0 +1,81 @@
+#pragma once
+
+#include "backend/tensor.hpp"
+#include "runtime/step_batch.hpp"
+#include "weights/host_tensor.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace llmctl::engine {
+
+// Where a layer's keys and values of every cached token live: [slots, kv heads * head dim] each, slot =
+// block * block_size + offset.
+struct LayerKvCache {
+  Tensor keys;
+  Tensor values;
+};
+
+// The head layout of a fused q|k|v activation row: q heads, then k heads, then v heads.
+struct HeadLayout {
+  std::int64_t q_heads;
+  std::int64_t kv_heads;
+  std::int64_t head_dim;
+
+  std::int64_t q_width() const { return q_heads * head_dim; }
+  std::int64_t kv_width() const { return kv_heads * head_dim; }
+};
+
+// The operations the model forward is written against (libengine/model/decoder_model.cpp). Each backend
+// implements them for its memory: the CPU backend plainly in fp32, the CUDA backend with fused kernels.
+// Activations use compute_dtype(); logits are always f32. All operations on one backend run in order.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const = 0;
+  virtual DType compute_dtype() const = 0;
+
+  // A zero-filled tensor.
+  virtual Tensor allocate(DType dtype, std::int64_t rows, std::int64_t cols) = 0;
+  // Copies `source` (any float dtype, converted) into rows [first_row, ...) of `destination`; the
+  // source's elements must fill whole rows.
+  virtual void upload(const Tensor& destination, std::int64_t first_row, const HostTensor& source) = 0;
+  // Copies an f32 tensor to host memory.
+  virtual void download(const Tensor& source, std::span<float> destination) = 0;
+
+  // out[t] = table[token_ids[t]]
+  virtual void embed(const Tensor& table, const StepBatch& batch, const Tensor& out) = 0;
+  // out = x / rms(x) * weight, per row
+  virtual void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) = 0;
+  // residual += x; out = rms_norm(residual)
+  virtual void add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
+                            const Tensor& out) = 0;
+  // out = x · weightᵀ (+ bias): x [rows, in], weight [out, in], bias [1, out] or empty.
+  virtual void linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out) = 0;
+  // RMSNorm over each q head and each k head of a fused qkv activation (Qwen3's q_norm and k_norm).
+  virtual void head_rms_norm(const Tensor& qkv, const HeadLayout& heads, const Tensor& q_weight,
+                             const Tensor& k_weight, float eps) = 0;
+  // Rotates the q and k heads in place by each token's position (Hugging Face's rotate_half layout);
+  // `cos_sin` is [positions, head_dim]: head_dim / 2 cosines then head_dim / 2 sines.
+  virtual void rotary(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin, const StepBatch& batch) = 0;
+  // Writes each token's k and v heads to its slot of the cache.
+  virtual void write_kv(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache,
+                        const StepBatch& batch) = 0;
+  // Causal attention of every new token over its sequence's cached tokens (positions
+  // [context - window, position] when `sliding_window` > 0). out: [tokens, q heads * head dim].
+  virtual void attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch& batch,
+                         float scale, std::int64_t sliding_window, const Tensor& out) = 0;
+  // out = silu(gate) * up, gate_up = [gate | up] per row.
+  virtual void silu_mul(const Tensor& gate_up, const Tensor& out) = 0;
+  // out[i] = x[rows[i]]
+  virtual void gather_rows(const Tensor& x, std::span<const std::int32_t> rows, const Tensor& out) = 0;
+};
+
+// "cpu" or "cuda"; llmctl::Error for another name or a backend this build lacks.
+std::unique_ptr<Backend> make_backend(std::string_view device);
+
+}  // namespace llmctl::engine

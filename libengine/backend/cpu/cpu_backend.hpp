@@ -1,0 +1,43 @@
+#pragma once
+
+#include "backend/backend.hpp"
+
+namespace llmctl::engine {
+
+// The reference backend: every operation plainly in fp32 on host memory, spread over threads with
+// OpenMP. Each output element is computed the same way whatever the batch around it, so a request gives
+// bit-identical results alone or batched.
+class CpuBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "cpu"; }
+  DType compute_dtype() const override { return DType::f32; }
+
+  Tensor allocate(DType dtype, std::int64_t rows, std::int64_t cols) override;
+  void upload(const Tensor& destination, std::int64_t first_row, const HostTensor& source) override;
+  void download(const Tensor& source, std::span<float> destination) override;
+
+  void embed(const Tensor& table, const StepBatch& batch, const Tensor& out) override;
+  void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override;
+  void add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
+                    const Tensor& out) override;
+  void linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out) override;
+  void head_rms_norm(const Tensor& qkv, const HeadLayout& heads, const Tensor& q_weight, const Tensor& k_weight,
+                     float eps) override;
+  void rotary(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin, const StepBatch& batch) override;
+  void write_kv(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache,
+                const StepBatch& batch) override;
+  void attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch& batch,
+                 float scale, std::int64_t sliding_window, const Tensor& out) override;
+  void silu_mul(const Tensor& gate_up, const Tensor& out) override;
+  void gather_rows(const Tensor& x, std::span<const std::int32_t> rows, const Tensor& out) override;
+};
+
+// out = x · weightᵀ + bias in f32 (libengine/backend/cpu/cpu_linear.cpp).
+void cpu_linear(const float* x, std::int64_t rows, std::int64_t in, const float* weight, std::int64_t out_features,
+                const float* bias, float* out);
+
+// Causal paged attention in f32 (libengine/backend/cpu/cpu_attention.cpp).
+void cpu_attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch& batch,
+                   float scale, std::int64_t sliding_window, const Tensor& out);
+
+}  // namespace llmctl::engine

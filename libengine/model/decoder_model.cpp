@@ -1,0 +1,106 @@
+#include "model/decoder_model.hpp"
+
+#include "common/error.hpp"
+#include "model/rope.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+
+namespace llmctl::engine {
+
+DecoderModel::DecoderModel(const ModelConfig& config, ModelWeights weights, Backend& backend, std::int64_t max_tokens,
+                           std::int64_t max_sequences, std::int64_t max_positions)
+    : config_(config), weights_(std::move(weights)), backend_(backend), max_tokens_(max_tokens),
+      max_positions_(max_positions) {
+  const auto frequencies = rotary_frequencies(config);
+  const auto table = rotary_cos_sin(frequencies, max_positions);
+  cos_sin_ = backend.allocate(DType::f32, max_positions, config.head_dim);
+  backend.upload(cos_sin_, 0, HostTensor{DType::f32, {max_positions, config.head_dim}, std::as_bytes(std::span(table))});
+
+  const DType dtype = backend.compute_dtype();
+  const auto h = heads();
+  residual_ = backend.allocate(dtype, max_tokens, config.hidden_size);
+  normed_ = backend.allocate(dtype, max_tokens, config.hidden_size);
+  qkv_ = backend.allocate(dtype, max_tokens, h.q_width() + 2 * h.kv_width());
+  attention_ = backend.allocate(dtype, max_tokens, h.q_width());
+  projected_ = backend.allocate(dtype, max_tokens, config.hidden_size);
+  gate_up_ = backend.allocate(dtype, max_tokens, 2 * config.intermediate_size);
+  mlp_ = backend.allocate(dtype, max_tokens, config.intermediate_size);
+  last_hidden_ = backend.allocate(dtype, max_sequences, config.hidden_size);
+  last_normed_ = backend.allocate(dtype, max_sequences, config.hidden_size);
+  logits_ = backend.allocate(DType::f32, max_sequences, config.vocab_size);
+}
+
+HeadLayout DecoderModel::heads() const { return {config_.num_attention_heads, config_.num_kv_heads, config_.head_dim}; }
+
+std::vector<LayerKvCache> DecoderModel::allocate_kv_cache(std::int64_t num_blocks, std::int64_t block_size) const {
+  std::vector<LayerKvCache> cache;
+  const auto width = heads().kv_width();
+  for (std::int64_t l = 0; l < config_.num_layers; ++l)
+    cache.push_back({backend_.allocate(backend_.compute_dtype(), num_blocks * block_size, width),
+                     backend_.allocate(backend_.compute_dtype(), num_blocks * block_size, width)});
+  return cache;
+}
+
+std::uint64_t DecoderModel::kv_bytes_per_token() const {
+  return 2ull * static_cast<std::uint64_t>(config_.num_layers * heads().kv_width()) * bits(backend_.compute_dtype()) / 8;
+}
+
+void DecoderModel::forward(const StepBatch& batch, std::span<const LayerKvCache> cache, std::span<float> logits) {
+  const std::int64_t tokens = batch.num_tokens();
+  const auto rows = static_cast<std::int64_t>(batch.logit_rows.size());
+  if (tokens == 0 || tokens > max_tokens_ || rows > last_hidden_.rows)
+    throw Error(fmt::format("internal: a step of {} tokens and {} sampled rows exceeds the planned {} and {}", tokens,
+                            rows, max_tokens_, last_hidden_.rows));
+  for (const auto position : batch.positions)
+    if (position < 0 || position >= max_positions_)
+      throw Error(fmt::format("internal: position {} is outside [0, {})", position, max_positions_));
+
+  const auto h = heads();
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
+  const std::int64_t window = config_.sliding_window.value_or(0);
+  const Tensor residual = residual_.slice_rows(0, tokens);
+  const Tensor normed = normed_.slice_rows(0, tokens);
+  const Tensor qkv = qkv_.slice_rows(0, tokens);
+  const Tensor attention = attention_.slice_rows(0, tokens);
+  const Tensor projected = projected_.slice_rows(0, tokens);
+  const Tensor gate_up = gate_up_.slice_rows(0, tokens);
+  const Tensor mlp = mlp_.slice_rows(0, tokens);
+
+  backend_.embed(weights_.embed_tokens, batch, residual);
+  for (std::size_t l = 0; l < weights_.layers.size(); ++l) {
+    const auto& w = weights_.layers[l];
+    if (l == 0)
+      backend_.rms_norm(residual, w.input_norm, eps, normed);
+    else
+      backend_.add_rms_norm(residual, projected, w.input_norm, eps, normed);  // the previous layer's MLP output
+    backend_.linear(normed, w.qkv, w.qkv_bias, qkv);
+    if (w.q_norm) backend_.head_rms_norm(qkv, h, w.q_norm, w.k_norm, eps);
+    backend_.rotary(qkv, h, cos_sin_, batch);
+    backend_.write_kv(qkv, h, cache[l], batch);
+    const bool windowed = window > 0 && static_cast<std::int64_t>(l) >= config_.sliding_window_first_layer;
+    backend_.attention(qkv, h, cache[l], batch, scale, windowed ? window : 0, attention);
+    backend_.linear(attention, w.o_proj, w.o_bias, projected);
+    backend_.add_rms_norm(residual, projected, w.post_attention_norm, eps, normed);
+    backend_.linear(normed, w.gate_up, w.gate_up_bias, gate_up);
+    backend_.silu_mul(gate_up, mlp);
+    backend_.linear(mlp, w.down, w.down_bias, projected);
+  }
+  if (rows == 0) return;
+  // Only the sampled rows go through the final norm and lm_head.
+  const Tensor last_residual = last_hidden_.slice_rows(0, rows);
+  const Tensor last_mlp = last_normed_.slice_rows(0, rows);
+  backend_.gather_rows(residual, batch.logit_rows, last_residual);
+  backend_.gather_rows(projected, batch.logit_rows, last_mlp);
+  // last_residual += last_mlp, normalized into `normed`'s first rows.
+  const Tensor final_hidden = normed_.slice_rows(0, rows);
+  backend_.add_rms_norm(last_residual, last_mlp, weights_.final_norm, eps, final_hidden);
+  const Tensor out = logits_.slice_rows(0, rows);
+  backend_.linear(final_hidden, weights_.lm_head, Tensor{}, out);
+  backend_.download(out, logits.first(static_cast<std::size_t>(rows * config_.vocab_size)));
+}
+
+}  // namespace llmctl::engine

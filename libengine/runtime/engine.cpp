@@ -1,0 +1,294 @@
+#include "runtime/engine.hpp"
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "model/generation_config.hpp"
+#include "model/model_weights.hpp"
+#include "tokenizer/incremental_detokenizer.hpp"
+#include "tokenizer/stop_strings.hpp"
+#include "tokenizer/tokenizer_config.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <random>
+
+namespace llmctl::engine {
+
+inline constexpr int kMaxLogprobs = 20;  // vLLM's --max-logprobs default
+
+std::string_view finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::abort: return "abort";
+  }
+  return "abort";
+}
+
+struct Engine::SequenceState : Sequence {
+  Request* request = nullptr;
+  int index = 0;
+  std::int64_t max_output_tokens = 0;
+  SamplingRng rng;
+  std::optional<IncrementalDetokenizer> detokenizer;
+  std::optional<StopStringMatcher> stop_strings;
+  bool finished = false;
+};
+
+struct Engine::Request {
+  std::string id;
+  SamplingParams params;
+  std::int64_t prompt_len = 0;
+  std::vector<std::unique_ptr<SequenceState>> sequences;
+  int unfinished = 0;
+};
+
+namespace {
+
+std::vector<TokenId> collect_eos_ids(const std::filesystem::path& folder, const ModelConfig& config,
+                                     const std::optional<Tokenizer>& tokenizer) {
+  std::vector<TokenId> ids;
+  auto add = [&](std::int64_t id) {
+    if (std::find(ids.begin(), ids.end(), static_cast<TokenId>(id)) == ids.end()) ids.push_back(static_cast<TokenId>(id));
+  };
+  if (tokenizer)
+    if (const auto tokenizer_config = load_tokenizer_config(folder); tokenizer_config && tokenizer_config->eos_token)
+      if (const auto id = tokenizer->token_to_id(*tokenizer_config->eos_token)) add(*id);
+  if (const auto generation = load_generation_config(folder))
+    for (const auto id : generation->eos_token_ids) add(id);
+  for (const auto id : config.eos_token_ids) add(id);
+  return ids;
+}
+
+}  // namespace
+
+Engine::Engine(const EngineConfig& config) {
+  model_config_ = load_model_config(config.model);
+  if (config.rope_scaling) model_config_.rope_scaling = *config.rope_scaling;
+  if (config.rope_theta) model_config_.rope_theta = *config.rope_theta;
+  limits_ = resolve_limits(config.limits, model_config_.derived_max_model_len(), 0, false);
+  if (std::filesystem::exists(config.model / "tokenizer.json")) tokenizer_ = Tokenizer::load(config.model / "tokenizer.json");
+  eos_ids_ = collect_eos_ids(config.model, model_config_, tokenizer_);
+
+  backend_ = make_backend(config.device);
+  auto weights = load_model_weights(config.model, model_config_, *backend_);
+  model_ = std::make_unique<DecoderModel>(model_config_, std::move(weights), *backend_, limits_.max_num_batched_tokens,
+                                          limits_.max_num_seqs, limits_.max_model_len);
+
+  const std::int64_t block_size = limits_.block_size;
+  const std::int64_t num_blocks = config.num_blocks.value_or(
+      static_cast<std::int64_t>(config.cpu_kv_cache_bytes / (model_->kv_bytes_per_token() * static_cast<std::uint64_t>(block_size))));
+  if (num_blocks * block_size < limits_.max_model_len)
+    throw Error(fmt::format("the KV cache ({} blocks of {} tokens) cannot hold one sequence of the maximum model length "
+                            "{}; lower --max-model-len or give the cache more memory",
+                            num_blocks, block_size, limits_.max_model_len));
+  kv_cache_ = model_->allocate_kv_cache(num_blocks, block_size);
+  blocks_ = std::make_unique<BlockManager>(num_blocks, block_size, config.enable_prefix_caching);
+  scheduler_ = std::make_unique<Scheduler>(SchedulerLimits{limits_.max_num_seqs, limits_.max_num_batched_tokens}, *blocks_);
+  logits_.resize(static_cast<std::size_t>(limits_.max_num_seqs * model_config_.vocab_size));
+  log::info("# {} blocks: {}", backend_->name(), num_blocks);
+  log::info("Maximum concurrency for {} tokens per request: {:.2f}x", limits_.max_model_len,
+            static_cast<double>(num_blocks * block_size) / static_cast<double>(limits_.max_model_len));
+}
+
+Engine::~Engine() = default;
+
+void Engine::validate(const EngineRequest& request) const {
+  const auto& prompt = request.prompt;
+  if (prompt.empty()) throw Error("The decoder prompt cannot be empty");
+  for (const auto id : prompt)
+    if (id < 0 || id >= model_config_.vocab_size) throw Error(fmt::format("Token id {} is out of vocabulary", id));
+  const auto length = static_cast<std::int64_t>(prompt.size());
+  if (length > limits_.max_model_len)
+    throw Error(fmt::format("The decoder prompt (length {}) is longer than the maximum model length of {}. Make sure "
+                            "that `max_model_len` is no smaller than the number of text tokens.",
+                            length, limits_.max_model_len));
+  if (length == limits_.max_model_len)
+    throw Error(fmt::format("The decoder prompt (length {}) fills the maximum model length of {}: no token can be generated",
+                            length, limits_.max_model_len));
+  request.params.validate();
+  // -1 asks for the whole vocabulary, which vLLM also refuses unless --max-logprobs is -1.
+  if (const auto k = request.params.logprobs; k && (*k > kMaxLogprobs || *k == -1))
+    throw Error(fmt::format("Requested sample logprobs of {}, which is greater than max allowed: {}",
+                            *k == -1 ? model_config_.vocab_size : *k, kMaxLogprobs));
+  std::vector<TokenId> unknown;
+  for (const auto id : request.params.stop_token_ids)
+    if (id >= model_config_.vocab_size) unknown.push_back(id);
+  if (!unknown.empty())
+    throw Error(fmt::format("token_id(s) [{}] in stop_token_ids contain out-of-vocab token ids.", fmt::join(unknown, ", ")));
+  if (!request.params.stop.empty() && !tokenizer_)
+    throw Error("stop strings need a tokenizer, and this model folder has no tokenizer.json");
+}
+
+void Engine::add(EngineRequest request) {
+  validate(request);
+  if (requests_.contains(request.id)) throw Error(fmt::format("request id '{}' is already in use", request.id));
+  auto owned = std::make_unique<Request>();
+  Request& r = *owned;
+  r.id = request.id;
+  r.params = std::move(request.params);
+  r.prompt_len = static_cast<std::int64_t>(request.prompt.size());
+  for (int i = 0; i < r.params.n; ++i) {
+    auto state = std::make_unique<SequenceState>();
+    state->id = next_sequence_id_++;
+    state->tokens = request.prompt;
+    state->prompt_len = r.prompt_len;
+    state->request = &r;
+    state->index = i;
+    state->max_output_tokens = std::min<std::int64_t>(r.params.max_tokens, limits_.max_model_len - r.prompt_len);
+    // Choice i of a seeded request uses seed + i, as vLLM's parallel sampling does.
+    state->rng.seed(r.params.seed ? *r.params.seed + static_cast<std::uint64_t>(i)
+                                  : (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}());
+    if (tokenizer_) {
+      state->detokenizer.emplace(*tokenizer_, r.params.skip_special_tokens, request.prompt);
+      if (!r.params.stop.empty()) state->stop_strings.emplace(r.params.stop, r.params.include_stop_str_in_output);
+    }
+    scheduler_->add(state.get());
+    r.sequences.push_back(std::move(state));
+  }
+  r.unfinished = r.params.n;
+  requests_.emplace(r.id, std::move(owned));
+}
+
+void Engine::abort(const std::string& request_id) {
+  if (requests_.contains(request_id)) aborted_.push_back(request_id);
+}
+
+void Engine::finish_sequence(SequenceState& state, FinishReason reason, CompletionUpdate& update) {
+  if (reason != FinishReason::abort && !(reason == FinishReason::stop && std::holds_alternative<std::string>(update.stop_reason))) {
+    // Text still held: an unfinished character, or a possible start of a stop string.
+    std::string tail = state.detokenizer ? state.detokenizer->finish() : std::string();
+    if (state.stop_strings) tail = state.stop_strings->push(tail).text + state.stop_strings->finish();
+    update.text += tail;
+  }
+  update.finish_reason = reason;
+  state.finished = true;
+  --state.request->unfinished;
+  scheduler_->remove(&state);
+}
+
+void Engine::process_token(SequenceState& state, const SampledToken& sampled, CompletionUpdate& update) {
+  const auto& params = state.request->params;
+  const TokenId token = sampled.token;
+  state.tokens.push_back(token);
+  update.token_ids.push_back(token);
+  if (params.logprobs) update.logprobs.push_back(sampled);
+
+  // vLLM's order: length first, then EOS, then stop token ids; a stop string found in the text wins.
+  std::optional<FinishReason> finish;
+  bool stopped_by_token = false;
+  if (state.num_tokens() >= limits_.max_model_len || state.num_output_tokens() >= state.max_output_tokens) {
+    finish = FinishReason::length;
+  } else if (!params.ignore_eos && std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end()) {
+    finish = FinishReason::stop;
+    stopped_by_token = true;
+    if (token != eos_ids_.front()) update.stop_reason = token;  // generation_config's extra EOS ids count as stop ids
+  } else if (std::find(params.stop_token_ids.begin(), params.stop_token_ids.end(), token) != params.stop_token_ids.end()) {
+    finish = FinishReason::stop;
+    stopped_by_token = true;
+    update.stop_reason = token;
+  }
+
+  if (state.detokenizer && !(stopped_by_token && !params.include_stop_str_in_output)) {
+    std::string text = state.detokenizer->push(token);
+    if (state.stop_strings && state.num_output_tokens() > params.min_tokens) {
+      auto step = state.stop_strings->push(text);
+      text = std::move(step.text);
+      if (step.stop) {
+        finish = FinishReason::stop;
+        update.stop_reason = *step.stop;
+      }
+    }
+    update.text += text;
+  }
+  if (finish) finish_sequence(state, *finish, update);
+}
+
+std::vector<RequestOutput> Engine::step() {
+  std::map<Request*, RequestOutput> outputs;
+  auto update_for = [&](SequenceState& state) -> CompletionUpdate& {
+    auto& output = outputs[state.request];
+    for (auto& update : output.updates)
+      if (update.index == state.index) return update;
+    output.updates.push_back({});
+    output.updates.back().index = state.index;
+    return output.updates.back();
+  };
+
+  for (const auto& id : aborted_) {
+    const auto it = requests_.find(id);
+    if (it == requests_.end()) continue;
+    for (auto& state : it->second->sequences)
+      if (!state->finished) finish_sequence(*state, FinishReason::abort, update_for(*state));
+  }
+  aborted_.clear();
+
+  const auto scheduled = scheduler_->schedule();
+  if (scheduled.empty() && !scheduler_->empty())
+    throw Error("internal: the scheduler found nothing to run while sequences wait");
+
+  if (!scheduled.empty()) {
+    // The flat batch.
+    batch_ = StepBatch{};
+    batch_.block_size = static_cast<std::int32_t>(limits_.block_size);
+    batch_.max_blocks_per_seq = static_cast<std::int32_t>((limits_.max_model_len + limits_.block_size - 1) / limits_.block_size);
+    batch_.query_start.push_back(0);
+    std::vector<SequenceState*> sampling;
+    for (const auto& [sequence, new_tokens] : scheduled) {
+      const auto table = blocks_->block_table(sequence->id);
+      const std::int64_t first = sequence->num_computed_tokens;
+      for (std::int64_t p = first; p < first + new_tokens; ++p) {
+        batch_.token_ids.push_back(sequence->tokens[static_cast<std::size_t>(p)]);
+        batch_.positions.push_back(static_cast<std::int32_t>(p));
+        batch_.slot_mapping.push_back(static_cast<std::int64_t>(table[static_cast<std::size_t>(p / limits_.block_size)]) *
+                                          limits_.block_size + p % limits_.block_size);
+      }
+      batch_.query_start.push_back(static_cast<std::int32_t>(batch_.token_ids.size()));
+      batch_.context_lens.push_back(static_cast<std::int32_t>(first + new_tokens));
+      batch_.block_tables.insert(batch_.block_tables.end(), table.begin(), table.end());
+      batch_.block_tables.resize(batch_.context_lens.size() * static_cast<std::size_t>(batch_.max_blocks_per_seq), -1);
+      if (first + new_tokens == sequence->num_tokens()) {
+        batch_.logit_rows.push_back(static_cast<std::int32_t>(batch_.token_ids.size() - 1));
+        sampling.push_back(static_cast<SequenceState*>(sequence));
+      }
+    }
+    model_->forward(batch_, kv_cache_, logits_);
+    for (const auto& [sequence, new_tokens] : scheduled) sequence->num_computed_tokens += new_tokens;
+
+    // Each sequence samples from its own random stream, so the order here cannot change results.
+    std::vector<SampledToken> sampled(sampling.size());
+    const std::int64_t vocab = model_config_.vocab_size;
+#pragma omp parallel for schedule(dynamic)
+    for (std::size_t i = 0; i < sampling.size(); ++i) {
+      SequenceState& state = *sampling[i];
+      const auto& params = state.request->params;
+      std::vector<TokenId> banned;
+      if (state.num_output_tokens() < params.min_tokens) {
+        banned = eos_ids_;
+        banned.insert(banned.end(), params.stop_token_ids.begin(), params.stop_token_ids.end());
+      }
+      const auto prompt = std::span<const TokenId>(state.tokens).first(static_cast<std::size_t>(state.prompt_len));
+      const auto output = std::span<const TokenId>(state.tokens).subspan(static_cast<std::size_t>(state.prompt_len));
+      sampled[i] = sample_token(std::span<float>(logits_).subspan(i * static_cast<std::size_t>(vocab), static_cast<std::size_t>(vocab)),
+                                SamplingContext{params, prompt, output, banned, state.rng});
+    }
+    for (std::size_t i = 0; i < sampling.size(); ++i) process_token(*sampling[i], sampled[i], update_for(*sampling[i]));
+  }
+
+  std::vector<RequestOutput> result;
+  for (auto& [request, output] : outputs) {
+    output.request_id = request->id;
+    output.num_prompt_tokens = request->prompt_len;
+    output.num_cached_tokens = std::max<std::int64_t>(0, request->sequences.front()->num_cached_tokens);
+    output.finished = request->unfinished == 0;
+    std::sort(output.updates.begin(), output.updates.end(),
+              [](const CompletionUpdate& a, const CompletionUpdate& b) { return a.index < b.index; });
+    result.push_back(std::move(output));
+    if (request->unfinished == 0) requests_.erase(request->id);
+  }
+  return result;
+}
+
+}  // namespace llmctl::engine

@@ -1,0 +1,87 @@
+#pragma once
+
+#include "backend/backend.hpp"
+#include "model/decoder_model.hpp"
+#include "model/model_config.hpp"
+#include "runtime/block_manager.hpp"
+#include "runtime/engine_limits.hpp"
+#include "runtime/request_output.hpp"
+#include "runtime/scheduler.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace llmctl::engine {
+
+struct EngineConfig {
+  std::filesystem::path model;  // a local model folder
+  std::string device = "cpu";
+  EngineLimits limits;  // zero fields are filled as vLLM fills them
+  std::optional<std::int64_t> num_blocks;  // vLLM's --num-gpu-blocks-override
+  std::uint64_t cpu_kv_cache_bytes = 4ull << 30;  // vLLM's VLLM_CPU_KVCACHE_SPACE default
+  bool enable_prefix_caching = true;
+  std::optional<RopeScaling> rope_scaling;  // replaces config.json's
+  std::optional<double> rope_theta;
+};
+
+struct EngineRequest {
+  std::string id;
+  std::vector<TokenId> prompt;
+  SamplingParams params;
+};
+
+// The step loop of one model on one backend (single-threaded: EngineClient owns it on its own thread).
+// add() queues a request as n sequences; step() schedules, runs the model once, samples, applies stop
+// conditions, detokenizes and returns what every request produced in that step.
+class Engine {
+ public:
+  explicit Engine(const EngineConfig& config);
+  ~Engine();
+
+  const ModelConfig& model_config() const { return model_config_; }
+  const EngineLimits& limits() const { return limits_; }
+  const Tokenizer* tokenizer() const { return tokenizer_ ? &*tokenizer_ : nullptr; }
+  std::int64_t num_kv_blocks() const { return blocks_->num_blocks(); }
+  const std::vector<TokenId>& eos_token_ids() const { return eos_ids_; }
+
+  // Throws llmctl::Error (vLLM's wording) for a request the engine cannot run. Safe to call from any
+  // thread: it reads only what is fixed at construction.
+  void validate(const EngineRequest& request) const;
+
+  void add(EngineRequest request);  // validates first
+  void abort(const std::string& request_id);  // its final output comes from the next step()
+  bool has_unfinished() const { return !requests_.empty(); }
+  std::vector<RequestOutput> step();
+
+  const Scheduler& scheduler() const { return *scheduler_; }
+  const BlockManager& block_manager() const { return *blocks_; }
+
+ private:
+  struct Request;
+  struct SequenceState;
+
+  void finish_sequence(SequenceState& state, FinishReason reason, CompletionUpdate& update);
+  void process_token(SequenceState& state, const SampledToken& sampled, CompletionUpdate& update);
+
+  ModelConfig model_config_;
+  EngineLimits limits_;
+  std::optional<Tokenizer> tokenizer_;
+  std::vector<TokenId> eos_ids_;  // the first is the tokenizer's EOS; all end generation
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<DecoderModel> model_;
+  std::vector<LayerKvCache> kv_cache_;
+  std::unique_ptr<BlockManager> blocks_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::map<std::string, std::unique_ptr<Request>> requests_;
+  std::vector<std::string> aborted_;
+  SequenceId next_sequence_id_ = 1;
+  StepBatch batch_;
+  std::vector<float> logits_;
+};
+
+}  // namespace llmctl::engine

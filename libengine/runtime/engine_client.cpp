@@ -1,0 +1,116 @@
+#include "runtime/engine_client.hpp"
+
+#include "common/error.hpp"
+
+#include <fmt/format.h>
+
+namespace llmctl::engine {
+
+std::optional<RequestOutput> RequestStream::next() {
+  std::unique_lock lock(mutex_);
+  ready_.wait(lock, [&] { return !outputs_.empty() || finished_ || !error_.empty(); });
+  if (!outputs_.empty()) {
+    auto output = std::move(outputs_.front());
+    outputs_.pop_front();
+    return output;
+  }
+  if (!error_.empty()) throw Error(error_);
+  return std::nullopt;
+}
+
+void RequestStream::push(RequestOutput output) {
+  {
+    std::lock_guard lock(mutex_);
+    finished_ = output.finished;
+    outputs_.push_back(std::move(output));
+  }
+  ready_.notify_all();
+}
+
+void RequestStream::fail(const std::string& message) {
+  {
+    std::lock_guard lock(mutex_);
+    error_ = message;
+  }
+  ready_.notify_all();
+}
+
+EngineClient::EngineClient(const EngineConfig& config)
+    : engine_(std::make_unique<Engine>(config)), thread_([this] { run(); }) {}
+
+EngineClient::~EngineClient() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+std::shared_ptr<RequestStream> EngineClient::submit(std::vector<TokenId> prompt, SamplingParams params,
+                                                    std::string request_id) {
+  EngineRequest request{std::move(request_id), std::move(prompt), std::move(params)};
+  engine_->validate(request);
+  auto stream = std::make_shared<RequestStream>();
+  {
+    std::lock_guard lock(mutex_);
+    if (!failure_.empty()) throw Error(fmt::format("the engine has stopped after an error: {}", failure_));
+    if (request.id.empty()) request.id = fmt::format("request-{}", next_id_++);
+    if (streams_.contains(request.id)) throw Error(fmt::format("request id '{}' is already in use", request.id));
+    stream->request_id_ = request.id;
+    streams_.emplace(request.id, stream);
+    pending_.push_back(std::move(request));
+  }
+  wake_.notify_all();
+  return stream;
+}
+
+void EngineClient::abort(const std::string& request_id) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_aborts_.push_back(request_id);
+  }
+  wake_.notify_all();
+}
+
+void EngineClient::run() {
+  for (;;) {
+    std::vector<EngineRequest> requests;
+    std::vector<std::string> aborts;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !pending_.empty() || !pending_aborts_.empty() || engine_->has_unfinished(); });
+      if (stopping_) {
+        for (auto& [id, stream] : streams_) stream->fail("the engine is shutting down");
+        return;
+      }
+      requests.swap(pending_);
+      aborts.swap(pending_aborts_);
+    }
+    try {
+      for (auto& request : requests) engine_->add(std::move(request));
+      for (const auto& id : aborts) engine_->abort(id);
+      if (!engine_->has_unfinished()) continue;
+      for (auto& output : engine_->step()) {
+        std::shared_ptr<RequestStream> stream;
+        {
+          std::lock_guard lock(mutex_);
+          const auto it = streams_.find(output.request_id);
+          if (it == streams_.end()) continue;
+          stream = it->second;
+          if (output.finished) streams_.erase(it);
+        }
+        stream->push(std::move(output));
+      }
+    } catch (const std::exception& e) {
+      // A failed step leaves the engine in an unknown state: every request ends with the error.
+      std::lock_guard lock(mutex_);
+      failure_ = e.what();
+      for (auto& [id, stream] : streams_) stream->fail(failure_);
+      streams_.clear();
+      return;
+    }
+  }
+}
+
+}  // namespace llmctl::engine

@@ -13,6 +13,18 @@ _llmctl_download() {
     fi
 }
 
+_llmctl_generate() {
+    local cur=$1 prev=$2
+    case $prev in
+        --log-level|--prompt|-p|--prompts-file|--prompt-token-ids|--chat-template|--output-format|--device|--n|--temperature|--top-p|--top-k|--min-p|--repetition-penalty|--presence-penalty|--frequency-penalty|--seed|--stop|--stop-token-ids|--min-tokens|--max-tokens|--logprobs|--skip-special-tokens|--generation-config|--max-model-len|--max-num-seqs|--max-num-batched-tokens|--block-size|--num-gpu-blocks-override|--rope-scaling|--rope-theta) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "--help -h --version --log-level --prompt -p --prompts-file --prompt-token-ids --chat --chat-template --output-format --device --n --temperature --top-p --top-k --min-p --repetition-penalty --presence-penalty --frequency-penalty --seed --stop --stop-token-ids --ignore-eos --min-tokens --max-tokens --logprobs --include-stop-str-in-output --skip-special-tokens --generation-config --max-model-len --max-num-seqs --max-num-batched-tokens --block-size --num-gpu-blocks-override --no-enable-prefix-caching --rope-scaling --rope-theta" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+}
+
 _llmctl_inspect() {
     local cur=$1 prev=$2
     case $prev in
@@ -40,11 +52,12 @@ _llmctl_mem_estimate() {
 _llmctl() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     if [[ $COMP_CWORD -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "download inspect mem-estimate help --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "download generate inspect mem-estimate help --help --version" -- "$cur"))
         return
     fi
     case ${COMP_WORDS[1]} in
         download) _llmctl_download "$cur" "$prev" ;;
+        generate) _llmctl_generate "$cur" "$prev" ;;
         inspect) _llmctl_inspect "$cur" "$prev" ;;
         mem-estimate) _llmctl_mem_estimate "$cur" "$prev" ;;
     esac
@@ -52,6 +65,8 @@ _llmctl() {
 complete -o filenames -F _llmctl llmctl
 _llmctl_download_direct() { _llmctl_download "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; }
 complete -o filenames -F _llmctl_download_direct llmctl-download
+_llmctl_generate_direct() { _llmctl_generate "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; }
+complete -o filenames -F _llmctl_generate_direct llmctl-generate
 _llmctl_inspect_direct() { _llmctl_inspect "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; }
 complete -o filenames -F _llmctl_inspect_direct llmctl-inspect
 _llmctl_mem_estimate_direct() { _llmctl_mem_estimate "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; }

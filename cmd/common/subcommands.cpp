@@ -1,5 +1,6 @@
 #include "common/cli.hpp"
 #include "download/download_cli.hpp"
+#include "generate/generate_cli.hpp"
 #include "inspect/inspect_cli.hpp"
 #include "mem-estimate/mem_estimate_cli.hpp"
 
@@ -13,6 +14,7 @@ Subcommand describe(std::string_view name) {
 const std::vector<Subcommand>& subcommands() {
   static const std::vector<Subcommand> list = {
       describe<DownloadCommand>("download"),
+      describe<GenerateCommand>("generate"),
       describe<InspectCommand>("inspect"),
       describe<MemEstimateCommand>("mem-estimate"),
   };

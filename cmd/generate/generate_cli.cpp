@@ -1,0 +1,70 @@
+#include "generate/generate_cli.hpp"
+
+namespace llmctl::cli {
+
+GenerateCommand::GenerateCommand()
+    : Command("generate", "Generate text offline for one or many prompts, with vLLM's sampling parameters") {
+  auto& o = options;
+  auto& s = o.sampling;
+  auto& limits = o.engine.limits;
+  add_option("model", o.model, "Model folder or hub id (org/name; downloaded into the Hugging Face cache if missing)")
+      ->required();
+  add_option("-p,--prompt", o.prompts, "A prompt (repeat for several)")->type_name("TEXT");
+  add_option("--prompts-file", o.prompts_file, "A file with one prompt per line (- for standard input)")->type_name("FILE");
+  add_option("--prompt-token-ids", o.prompt_token_ids, "A prompt given as token ids, comma-separated (repeatable)")
+      ->type_name("IDS");
+  add_flag("--chat", o.chat, "Send each prompt as a user message through the model's chat template");
+  add_option("--chat-template", o.chat_template, "With --chat: a Jinja template file, or the template itself")
+      ->type_name("TEMPLATE");
+  add_option("--output-format", o.output_format, "text, or json: one JSON object per prompt and line")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  add_option("--device", o.engine.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+
+  // SamplingParams, named as vLLM names them.
+  add_option("--n", s.n, "Outputs per prompt")->capture_default_str();
+  add_option("--temperature", s.temperature, "Sampling temperature; 0 is greedy (default 1.0 or generation_config.json's)");
+  add_option("--top-p", s.top_p, "Nucleus sampling: keep the most likely tokens up to this probability mass");
+  add_option("--top-k", s.top_k, "Keep the k most likely tokens; 0 or -1 keeps all");
+  add_option("--min-p", s.min_p, "Drop tokens less likely than min_p times the most likely one");
+  add_option("--repetition-penalty", s.repetition_penalty, "Penalty for tokens already in the prompt or output (1 = none)");
+  add_option("--presence-penalty", s.presence_penalty, "Penalty for tokens already in the output")->capture_default_str();
+  add_option("--frequency-penalty", s.frequency_penalty, "Penalty growing with each repetition in the output")
+      ->capture_default_str();
+  add_option_function<std::uint64_t>("--seed", [&s](std::uint64_t seed) { s.seed = seed; },
+                                     "Random seed of each request (output i of a request uses seed + i)");
+  add_option("--stop", s.stop, "A string that ends generation (repeatable); not part of the output")->type_name("TEXT");
+  add_option("--stop-token-ids", o.stop_token_ids, "Token ids that end generation, comma-separated")->type_name("IDS");
+  add_flag("--ignore-eos", s.ignore_eos, "Keep generating after the end-of-sequence token");
+  add_option("--min-tokens", s.min_tokens, "Tokens to generate before EOS or stop conditions may end the output")
+      ->capture_default_str();
+  add_option("--max-tokens", s.max_tokens, "Most tokens to generate per output")->capture_default_str();
+  add_option_function<int>("--logprobs", [&s](int k) { s.logprobs = k; },
+                           "Return the log probabilities of the K most likely tokens at each step (at most 20)")
+      ->type_name("K");
+  add_flag("--include-stop-str-in-output", s.include_stop_str_in_output, "Keep the stop string at the end of the text");
+  add_option("--skip-special-tokens", s.skip_special_tokens, "Leave special tokens out of the text")->capture_default_str();
+  add_option("--generation-config", o.generation_config,
+             "auto: sampling defaults from the model's generation_config.json; vllm: vLLM's own defaults")
+      ->check(CLI::IsMember({"auto", "vllm"}))
+      ->capture_default_str();
+
+  // Engine.
+  add_token_count_option(*this, "--max-model-len", limits.max_model_len, "Longest sequence, prompt plus output (default: the model's)");
+  add_option("--max-num-seqs", limits.max_num_seqs, "Most sequences in one step (default 256)");
+  add_token_count_option(*this, "--max-num-batched-tokens", limits.max_num_batched_tokens,
+                         "Most tokens in one step; longer prompts are prefilled in chunks (default 2048)");
+  add_option("--block-size", limits.block_size, "Tokens per KV cache block")->capture_default_str();
+  add_option_function<std::int64_t>("--num-gpu-blocks-override", [&o](std::int64_t n) { o.engine.num_blocks = n; },
+                                    "KV cache blocks to allocate, whatever the memory (on the CPU too)")
+      ->type_name("N");
+  add_flag("--no-enable-prefix-caching", o.no_enable_prefix_caching, "Do not reuse the KV cache of shared prompt prefixes");
+  add_option("--rope-scaling", o.rope_scaling,
+             R"(RoPE scaling as JSON, replacing config.json's: {"rope_type":"yarn","factor":4.0,...})")
+      ->type_name("JSON");
+  add_option_function<double>("--rope-theta", [&o](double theta) { o.engine.rope_theta = theta; }, "RoPE base, replacing config.json's");
+}
+
+bool GenerateCommand::given(const std::string& flag) const { return get_option(flag)->count() > 0; }
+
+}  // namespace llmctl::cli

@@ -32,7 +32,7 @@ GenerateCommand::GenerateCommand()
   add_option("--frequency-penalty", s.frequency_penalty, "Penalty growing with each repetition in the output")
       ->capture_default_str();
   add_option_function<std::uint64_t>("--seed", [&s](std::uint64_t seed) { s.seed = seed; },
-                                     "Random seed of each request (output i of a request uses seed + i)");
+                                     "Random seed of each request (output i uses seed + i; without it, reruns still repeat)");
   add_option("--stop", s.stop, "A string that ends generation (repeatable); not part of the output")->type_name("TEXT");
   add_option("--stop-token-ids", o.stop_token_ids, "Token ids that end generation, comma-separated")->type_name("IDS");
   add_flag("--ignore-eos", s.ignore_eos, "Keep generating after the end-of-sequence token");

@@ -56,19 +56,21 @@ std::vector<std::string> read_prompts_file(const std::string& path) {
   }
   std::istream& in = path == "-" ? std::cin : file;
   std::vector<std::string> prompts;
-  for (std::string line; std::getline(in, line);)
+  for (std::string line; std::getline(in, line);) {
+    if (line.ends_with('\r')) line.pop_back();  // a file written on Windows
     if (!line.empty()) prompts.push_back(line);
+  }
   return prompts;
 }
 
-std::vector<Prompt> collect_prompts(const cli::GenerateOptions& o, const engine::Engine& engine,
+// Read and tokenized before the model loads: a typo in a prompt file should not cost a load.
+std::vector<Prompt> collect_prompts(const cli::GenerateOptions& o, const engine::Tokenizer* tokenizer,
                                     const std::filesystem::path& folder) {
   std::vector<std::string> texts = o.prompts;
   if (!o.prompts_file.empty())
     for (auto& line : read_prompts_file(o.prompts_file)) texts.push_back(std::move(line));
   std::vector<Prompt> prompts;
   if (!texts.empty()) {
-    const auto* tokenizer = engine.tokenizer();
     if (!tokenizer) throw Error(fmt::format("{}: no tokenizer.json, so prompts must be given as --prompt-token-ids", folder.string()));
     std::optional<engine::ChatTemplate> chat;
     if (o.chat)
@@ -98,6 +100,7 @@ void apply_generation_config(const cli::GenerateCommand& command, engine::Sampli
   if (config->top_k && !command.given("--top-k")) s.top_k = static_cast<int>(*config->top_k);
   if (config->min_p && !command.given("--min-p")) s.min_p = *config->min_p;
   if (config->repetition_penalty && !command.given("--repetition-penalty")) s.repetition_penalty = *config->repetition_penalty;
+  if (config->max_new_tokens && !command.given("--max-tokens")) s.max_tokens = static_cast<int>(*config->max_new_tokens);
 }
 
 struct Completion {
@@ -178,15 +181,26 @@ int main(int argc, char** argv) {
     if (const char* space = std::getenv("VLLM_CPU_KVCACHE_SPACE"); space && *space) {
       char* end = nullptr;
       const double gib = std::strtod(space, &end);
-      if (*end != '\0' || !(gib > 0)) throw Error(fmt::format("VLLM_CPU_KVCACHE_SPACE: '{}' is not a size in GiB", space));
+      if (*end != '\0' || !(gib > 0 && gib <= 1 << 20))
+        throw Error(fmt::format("VLLM_CPU_KVCACHE_SPACE: '{}' is not a size in GiB", space));
       o.engine.cpu_kv_cache_bytes = static_cast<std::uint64_t>(gib * (1ull << 30));
     }
     if (!o.stop_token_ids.empty()) o.sampling.stop_token_ids = parse_ids(o.stop_token_ids, "--stop-token-ids");
     apply_generation_config(command, o.sampling, folder);
     o.sampling.validate();  // before the model loads: a typo should not cost a load
 
+    o.engine.tokenizer = engine::load_model_tokenizer(folder);
+    const auto prompts = collect_prompts(o, o.engine.tokenizer.get(), folder);
+
     engine::EngineClient client(o.engine);
-    const auto prompts = collect_prompts(o, client.engine(), folder);
+    // Every prompt is checked before any runs, and a bad one is named.
+    for (std::size_t p = 0; p < prompts.size(); ++p) {
+      try {
+        client.engine().validate({{}, prompts[p].token_ids, o.sampling});
+      } catch (const Error& e) {
+        throw Error(prompts.size() > 1 ? fmt::format("prompt {}: {}", p + 1, e.what()) : e.what());
+      }
+    }
     std::vector<std::shared_ptr<engine::RequestStream>> streams;
     for (const auto& prompt : prompts) streams.push_back(client.submit(prompt.token_ids, o.sampling));
 

@@ -46,8 +46,6 @@ std::vector<BlockId> BlockManager::find_cached_prefix(const Sequence& sequence) 
     if (it == cached_.end()) break;
     prefix.push_back(it->second);
   }
-  queries_ += static_cast<std::int64_t>(candidates);
-  hits_ += static_cast<std::int64_t>(prefix.size());
   return prefix;
 }
 

@@ -44,10 +44,6 @@ class BlockManager {
 
   std::span<const BlockId> block_table(SequenceId id) const;
 
-  // Hits and queries of find_cached_prefix, in blocks.
-  std::int64_t prefix_cache_hits() const { return hits_; }
-  std::int64_t prefix_cache_queries() const { return queries_; }
-
   // Throws std::logic_error describing the first broken invariant.
   void check_invariants() const;
 
@@ -79,8 +75,6 @@ class BlockManager {
   std::int64_t free_count_ = 0;
   std::unordered_map<std::uint64_t, BlockId> cached_;
   std::unordered_map<SequenceId, Table> tables_;
-  std::int64_t hits_ = 0;
-  std::int64_t queries_ = 0;
 };
 
 }  // namespace llmctl::engine

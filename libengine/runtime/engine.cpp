@@ -7,12 +7,13 @@
 #include "tokenizer/incremental_detokenizer.hpp"
 #include "tokenizer/stop_strings.hpp"
 #include "tokenizer/tokenizer_config.hpp"
+#include "tokenizer/utf8.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <random>
+#include <cmath>
 
 namespace llmctl::engine {
 
@@ -48,7 +49,7 @@ struct Engine::Request {
 namespace {
 
 std::vector<TokenId> collect_eos_ids(const std::filesystem::path& folder, const ModelConfig& config,
-                                     const std::optional<Tokenizer>& tokenizer) {
+                                     const Tokenizer* tokenizer) {
   std::vector<TokenId> ids;
   auto add = [&](std::int64_t id) {
     if (std::find(ids.begin(), ids.end(), static_cast<TokenId>(id)) == ids.end()) ids.push_back(static_cast<TokenId>(id));
@@ -64,13 +65,22 @@ std::vector<TokenId> collect_eos_ids(const std::filesystem::path& folder, const 
 
 }  // namespace
 
-Engine::Engine(const EngineConfig& config) {
+std::shared_ptr<const Tokenizer> load_model_tokenizer(const std::filesystem::path& folder) {
+  if (!std::filesystem::exists(folder / "tokenizer.json")) return nullptr;
+  return std::make_shared<const Tokenizer>(Tokenizer::load(folder / "tokenizer.json"));
+}
+
+Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
   model_config_ = load_model_config(config.model);
   if (config.rope_scaling) model_config_.rope_scaling = *config.rope_scaling;
-  if (config.rope_theta) model_config_.rope_theta = *config.rope_theta;
+  if (config.rope_theta) {
+    if (!(std::isfinite(*config.rope_theta) && *config.rope_theta > 1.0))
+      throw Error(fmt::format("--rope-theta must be a number greater than 1, got {}", *config.rope_theta));
+    model_config_.rope_theta = *config.rope_theta;
+  }
   limits_ = resolve_limits(config.limits, model_config_.derived_max_model_len(), 0, false);
-  if (std::filesystem::exists(config.model / "tokenizer.json")) tokenizer_ = Tokenizer::load(config.model / "tokenizer.json");
-  eos_ids_ = collect_eos_ids(config.model, model_config_, tokenizer_);
+  tokenizer_ = config.tokenizer ? config.tokenizer : load_model_tokenizer(config.model);
+  eos_ids_ = collect_eos_ids(config.model, model_config_, tokenizer_.get());
 
   backend_ = make_backend(config.device);
   auto weights = load_model_weights(config.model, model_config_, *backend_);
@@ -82,8 +92,9 @@ Engine::Engine(const EngineConfig& config) {
       static_cast<std::int64_t>(config.cpu_kv_cache_bytes / (model_->kv_bytes_per_token() * static_cast<std::uint64_t>(block_size))));
   if (num_blocks * block_size < limits_.max_model_len)
     throw Error(fmt::format("the KV cache ({} blocks of {} tokens) cannot hold one sequence of the maximum model length "
-                            "{}; lower --max-model-len or give the cache more memory",
-                            num_blocks, block_size, limits_.max_model_len));
+                            "{}: use --max-model-len {} or less, or give the cache more room ({})",
+                            num_blocks, block_size, limits_.max_model_len, num_blocks * block_size,
+                            config.num_blocks ? "--num-gpu-blocks-override" : "VLLM_CPU_KVCACHE_SPACE in GiB"));
   kv_cache_ = model_->allocate_kv_cache(num_blocks, block_size);
   blocks_ = std::make_unique<BlockManager>(num_blocks, block_size, config.enable_prefix_caching);
   scheduler_ = std::make_unique<Scheduler>(SchedulerLimits{limits_.max_num_seqs, limits_.max_num_batched_tokens}, *blocks_);
@@ -118,6 +129,8 @@ void Engine::validate(const EngineRequest& request) const {
     if (id >= model_config_.vocab_size) unknown.push_back(id);
   if (!unknown.empty())
     throw Error(fmt::format("token_id(s) [{}] in stop_token_ids contain out-of-vocab token ids.", fmt::join(unknown, ", ")));
+  for (const auto& stop : request.params.stop)
+    if (!utf8::is_valid(stop)) throw Error("stop strings must be valid UTF-8");
   if (!request.params.stop.empty() && !tokenizer_)
     throw Error("stop strings need a tokenizer, and this model folder has no tokenizer.json");
 }
@@ -138,9 +151,16 @@ void Engine::add(EngineRequest request) {
     state->request = &r;
     state->index = i;
     state->max_output_tokens = std::min<std::int64_t>(r.params.max_tokens, limits_.max_model_len - r.prompt_len);
-    // Choice i of a seeded request uses seed + i, as vLLM's parallel sampling does.
-    state->rng.seed(r.params.seed ? *r.params.seed + static_cast<std::uint64_t>(i)
-                                  : (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}());
+    // Choice i of a seeded request uses seed + i, as vLLM's parallel sampling does. Unseeded ones draw
+    // from the engine's seed and their arrival order, so that a rerun of the same work repeats itself
+    // (vLLM seeds its global generator with --seed, 0 by default).
+    if (r.params.seed) {
+      state->rng.seed(*r.params.seed + static_cast<std::uint64_t>(i));
+    } else {
+      std::seed_seq sequence{static_cast<std::uint32_t>(engine_seed_), static_cast<std::uint32_t>(engine_seed_ >> 32),
+                             static_cast<std::uint32_t>(state->id), static_cast<std::uint32_t>(state->id >> 32)};
+      state->rng.seed(sequence);
+    }
     if (tokenizer_) {
       state->detokenizer.emplace(*tokenizer_, r.params.skip_special_tokens, request.prompt);
       if (!r.params.stop.empty()) state->stop_strings.emplace(r.params.stop, r.params.include_stop_str_in_output);
@@ -176,16 +196,19 @@ void Engine::process_token(SequenceState& state, const SampledToken& sampled, Co
   update.token_ids.push_back(token);
   if (params.logprobs) update.logprobs.push_back(sampled);
 
-  // vLLM's order: length first, then EOS, then stop token ids; a stop string found in the text wins.
+  // vLLM's order: length first, then (past min_tokens) EOS and stop token ids; a stop string found in
+  // the text wins.
+  const bool may_stop = state.num_output_tokens() > params.min_tokens;
   std::optional<FinishReason> finish;
   bool stopped_by_token = false;
   if (state.num_tokens() >= limits_.max_model_len || state.num_output_tokens() >= state.max_output_tokens) {
     finish = FinishReason::length;
-  } else if (!params.ignore_eos && std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end()) {
+  } else if (may_stop && !params.ignore_eos && std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end()) {
     finish = FinishReason::stop;
     stopped_by_token = true;
     if (token != eos_ids_.front()) update.stop_reason = token;  // generation_config's extra EOS ids count as stop ids
-  } else if (std::find(params.stop_token_ids.begin(), params.stop_token_ids.end(), token) != params.stop_token_ids.end()) {
+  } else if (may_stop &&
+             std::find(params.stop_token_ids.begin(), params.stop_token_ids.end(), token) != params.stop_token_ids.end()) {
     finish = FinishReason::stop;
     stopped_by_token = true;
     update.stop_reason = token;
@@ -193,8 +216,8 @@ void Engine::process_token(SequenceState& state, const SampledToken& sampled, Co
 
   if (state.detokenizer && !(stopped_by_token && !params.include_stop_str_in_output)) {
     std::string text = state.detokenizer->push(token);
-    if (state.stop_strings && state.num_output_tokens() > params.min_tokens) {
-      auto step = state.stop_strings->push(text);
+    if (state.stop_strings) {
+      auto step = state.stop_strings->push(text, may_stop);
       text = std::move(step.text);
       if (step.stop) {
         finish = FinishReason::stop;

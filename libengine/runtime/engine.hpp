@@ -27,7 +27,12 @@ struct EngineConfig {
   bool enable_prefix_caching = true;
   std::optional<RopeScaling> rope_scaling;  // replaces config.json's
   std::optional<double> rope_theta;
+  std::uint64_t seed = 0;  // where requests without a seed of their own draw from (vLLM's --seed)
+  std::shared_ptr<const Tokenizer> tokenizer;  // already loaded by the caller; else read from `model`
 };
+
+// The model folder's tokenizer.json, or null when it has none (then only token ids go in and out).
+std::shared_ptr<const Tokenizer> load_model_tokenizer(const std::filesystem::path& folder);
 
 struct EngineRequest {
   std::string id;
@@ -45,7 +50,7 @@ class Engine {
 
   const ModelConfig& model_config() const { return model_config_; }
   const EngineLimits& limits() const { return limits_; }
-  const Tokenizer* tokenizer() const { return tokenizer_ ? &*tokenizer_ : nullptr; }
+  const Tokenizer* tokenizer() const { return tokenizer_.get(); }
   std::int64_t num_kv_blocks() const { return blocks_->num_blocks(); }
   const std::vector<TokenId>& eos_token_ids() const { return eos_ids_; }
 
@@ -70,7 +75,7 @@ class Engine {
 
   ModelConfig model_config_;
   EngineLimits limits_;
-  std::optional<Tokenizer> tokenizer_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
   std::vector<TokenId> eos_ids_;  // the first is the tokenizer's EOS; all end generation
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<DecoderModel> model_;
@@ -79,6 +84,7 @@ class Engine {
   std::unique_ptr<Scheduler> scheduler_;
   std::map<std::string, std::unique_ptr<Request>> requests_;
   std::vector<std::string> aborted_;
+  std::uint64_t engine_seed_;
   SequenceId next_sequence_id_ = 1;
   StepBatch batch_;
   std::vector<float> logits_;

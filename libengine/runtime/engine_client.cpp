@@ -8,13 +8,13 @@ namespace llmctl::engine {
 
 std::optional<RequestOutput> RequestStream::next() {
   std::unique_lock lock(mutex_);
-  ready_.wait(lock, [&] { return !outputs_.empty() || finished_ || !error_.empty(); });
+  ready_.wait(lock, [&] { return !outputs_.empty() || finished_ || failed_; });
   if (!outputs_.empty()) {
     auto output = std::move(outputs_.front());
     outputs_.pop_front();
     return output;
   }
-  if (!error_.empty()) throw Error(error_);
+  if (failed_) throw Error(error_);
   return std::nullopt;
 }
 
@@ -30,7 +30,8 @@ void RequestStream::push(RequestOutput output) {
 void RequestStream::fail(const std::string& message) {
   {
     std::lock_guard lock(mutex_);
-    error_ = message;
+    failed_ = true;
+    error_ = message.empty() ? "the engine failed" : message;
   }
   ready_.notify_all();
 }
@@ -54,7 +55,7 @@ std::shared_ptr<RequestStream> EngineClient::submit(std::vector<TokenId> prompt,
   auto stream = std::make_shared<RequestStream>();
   {
     std::lock_guard lock(mutex_);
-    if (!failure_.empty()) throw Error(fmt::format("the engine has stopped after an error: {}", failure_));
+    if (failed_) throw Error(fmt::format("the engine has stopped after an error: {}", failure_));
     if (request.id.empty()) request.id = fmt::format("request-{}", next_id_++);
     if (streams_.contains(request.id)) throw Error(fmt::format("request id '{}' is already in use", request.id));
     stream->request_id_ = request.id;
@@ -105,6 +106,7 @@ void EngineClient::run() {
     } catch (const std::exception& e) {
       // A failed step leaves the engine in an unknown state: every request ends with the error.
       std::lock_guard lock(mutex_);
+      failed_ = true;
       failure_ = e.what();
       for (auto& [id, stream] : streams_) stream->fail(failure_);
       streams_.clear();

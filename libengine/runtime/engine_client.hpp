@@ -30,6 +30,7 @@ class RequestStream {
   std::condition_variable ready_;
   std::deque<RequestOutput> outputs_;
   bool finished_ = false;
+  bool failed_ = false;
   std::string error_;
 };
 
@@ -38,7 +39,7 @@ class RequestStream {
 class EngineClient {
  public:
   explicit EngineClient(const EngineConfig& config);  // loads the model on the calling thread
-  ~EngineClient();  // aborts what is still running and joins the engine thread
+  ~EngineClient();  // ends every open stream with an error and joins the engine thread
   EngineClient(const EngineClient&) = delete;
   EngineClient& operator=(const EngineClient&) = delete;
 
@@ -61,7 +62,8 @@ class EngineClient {
   std::map<std::string, std::shared_ptr<RequestStream>> streams_;  // guarded by mutex_
   std::uint64_t next_id_ = 0;
   bool stopping_ = false;
-  std::string failure_;  // why the engine thread ended early
+  bool failed_ = false;  // the engine thread ended early, because of `failure_`
+  std::string failure_;
   std::jthread thread_;
 };
 

@@ -56,6 +56,8 @@ std::vector<ScheduledSequence> Scheduler::schedule() {
     const std::int64_t new_tokens = std::min(sequence->num_tokens() - computed, budget);
     if (!blocks_.allocate(*sequence, computed + new_tokens, cached)) break;
     sequence->num_computed_tokens = computed;
+    prefix_queries_ += (sequence->num_tokens() - 1) / blocks_.block_size();
+    prefix_hits_ += static_cast<std::int64_t>(cached.size());
     if (sequence->num_cached_tokens < 0) sequence->num_cached_tokens = std::min(computed, sequence->prompt_len);
     waiting_.pop_front();
     running_.push_back(sequence);

@@ -38,6 +38,9 @@ class Scheduler {
   std::size_t num_running() const { return running_.size(); }
   std::size_t num_waiting() const { return waiting_.size(); }
   std::int64_t num_preemptions() const { return preemptions_; }
+  // Full prompt blocks looked up in the prefix cache as sequences started, and those found.
+  std::int64_t prefix_cache_queries() const { return prefix_queries_; }
+  std::int64_t prefix_cache_hits() const { return prefix_hits_; }
 
   // Throws std::logic_error when a running sequence's blocks do not cover its computed tokens, a waiting
   // one holds blocks, or the block manager's own invariants fail.
@@ -51,6 +54,8 @@ class Scheduler {
   std::vector<Sequence*> running_;
   std::deque<Sequence*> waiting_;
   std::int64_t preemptions_ = 0;
+  std::int64_t prefix_queries_ = 0;
+  std::int64_t prefix_hits_ = 0;
 };
 
 }  // namespace llmctl::engine

@@ -12,26 +12,28 @@ StopStringMatcher::StopStringMatcher(std::vector<std::string> stop_strings, bool
   }
 }
 
-StopStringMatcher::Step StopStringMatcher::push(std::string_view delta) {
+StopStringMatcher::Step StopStringMatcher::push(std::string_view delta, bool may_stop) {
   held_.append(delta);
-  // The stop string that is complete first in the text wins (ties: the one that starts first), which
-  // is what a reader going character by character sees, however the text is cut into deltas.
-  std::size_t first = std::string::npos, first_end = std::string::npos;
-  const std::string* matched = nullptr;
-  for (const auto& stop : stop_strings_) {
-    const std::size_t at = held_.find(stop);
-    if (at == std::string::npos) continue;
-    const std::size_t end = at + stop.size();
-    if (end < first_end || (end == first_end && at < first)) {
-      first = at;
-      first_end = end;
-      matched = &stop;
+  if (may_stop) {
+    // The stop string that is complete first in the text wins (ties: the one that starts first), which
+    // is what a reader going character by character sees, however the text is cut into deltas.
+    std::size_t first = std::string::npos, first_end = std::string::npos;
+    const std::string* matched = nullptr;
+    for (const auto& stop : stop_strings_) {
+      const std::size_t at = held_.find(stop);
+      if (at == std::string::npos) continue;
+      const std::size_t end = at + stop.size();
+      if (end < first_end || (end == first_end && at < first)) {
+        first = at;
+        first_end = end;
+        matched = &stop;
+      }
     }
-  }
-  if (matched != nullptr) {
-    std::string text = held_.substr(0, include_stop_string_ ? first + matched->size() : first);
-    held_.clear();
-    return {std::move(text), matched};
+    if (matched != nullptr) {
+      std::string text = held_.substr(0, include_stop_string_ ? first + matched->size() : first);
+      held_.clear();
+      return {std::move(text), matched};
+    }
   }
   // Hold the longest suffix that a stop string starts with.
   std::size_t hold = 0;

@@ -17,7 +17,9 @@ class StopStringMatcher {
     std::string text;         // safe to send now
     const std::string* stop;  // the stop string that ended the sequence, or nullptr
   };
-  Step push(std::string_view delta);
+  // While `may_stop` is false (vLLM's min_tokens not yet reached) nothing stops the text, but a suffix
+  // that may begin a stop string is still held, so that a stop string ending after the threshold is found.
+  Step push(std::string_view delta, bool may_stop = true);
   // The held-back text, when the sequence ends for another reason (EOS, length).
   std::string finish();
 

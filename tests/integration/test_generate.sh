@@ -75,6 +75,14 @@ if command -v script >/dev/null; then
   script -qec "'$bin/llmctl-generate' '$models/qwen3' --prompts-file '$work/prompts.txt' --max-tokens 4" "$work/tty" >/dev/null 2>&1
   grep -q "Processed prompts: 100% 3/3" "$work/tty" && pass || fail "no progress line on a terminal: $(tail -c 300 "$work/tty")"
 fi
+printf 'Hello world\r\n' >"$work/crlf.txt"
+ok "--prompts-file with CRLF line ends" "lines[0]['prompt'] == 'Hello world'" -- "$bin/llmctl-generate" "$models/qwen3" --prompts-file "$work/crlf.txt" --max-tokens 2 --output-format json
+cp -r "$models/qwen3" "$work/capped"
+sed -i 's/"eos_token_id": 2,/"eos_token_id": 2, "max_new_tokens": 5,/' "$work/capped/generation_config.json"
+ok "generation_config.json's max_new_tokens is the default --max-tokens" "len(lines[0]['outputs'][0]['token_ids']) == 5" \
+  -- "$bin/llmctl-generate" "$work/capped" -p "Hello" --ignore-eos --output-format json
+ok "and --max-tokens overrides it" "len(lines[0]['outputs'][0]['token_ids']) == 7" \
+  -- "$bin/llmctl-generate" "$work/capped" -p "Hello" --ignore-eos --max-tokens 7 --output-format json
 
 # Bad input: one line, a non-zero exit, nothing on stdout.
 error "prompt longer than --max-model-len" 1 'The decoder prompt \(length 22\) is longer than the maximum model length of 16' \
@@ -94,6 +102,15 @@ error "truncated weights" 1 'model.safetensors.*truncated' -- "$bin/llmctl-gener
 cp -r "$models/qwen3" "$work/reshaped"
 sed -i 's/"intermediate_size": 128/"intermediate_size": 96/' "$work/reshaped/config.json"
 error "shapes that do not match config.json" 1 'has shape \[64, 128\] but config.json implies \[64, 96\]' -- "$bin/llmctl-generate" "$work/reshaped" -p x
+error "bad --rope-theta" 1 'rope-theta must be a number greater than 1' -- "$bin/llmctl-generate" "$models/qwen3" -p x --rope-theta 0
+printf 'Hello\n%0600d\n' 0 >"$work/long.txt"
+error "the bad prompt of several is named, before any runs" 1 'prompt 2: The decoder prompt' \
+  -- "$bin/llmctl-generate" "$models/qwen3" --prompts-file "$work/long.txt"
+cp -r "$models/qwen3" "$work/weightless" && rm "$work/weightless/model.safetensors"
+error "a bad prompt file fails before the model loads" 1 'nothing.txt: cannot be read' \
+  -- "$bin/llmctl-generate" "$work/weightless" --prompts-file "$work/nothing.txt"
+error "no weights" 1 'no weights found' -- "$bin/llmctl-generate" "$work/weightless" -p x
+error "VLLM_CPU_KVCACHE_SPACE out of range" 1 "VLLM_CPU_KVCACHE_SPACE: 'inf'" -- env VLLM_CPU_KVCACHE_SPACE=inf "$bin/llmctl-generate" "$models/qwen3" -p x
 error "bad --rope-scaling" 1 "rope scaling type 'cubic' is not supported" \
   -- "$bin/llmctl-generate" "$models/qwen3" -p x --rope-scaling '{"rope_type":"cubic","factor":2}'
 error "--device cuda without the CUDA backend" 1 'no CUDA inference backend' -- "$bin/llmctl-generate" "$models/qwen3" -p x --device cuda

@@ -146,7 +146,8 @@ TEST_CASE("requests of mixed lengths with chunked prefill, prefix-cache hits and
     for (std::size_t i = 0; i < choice.logprobs.size(); ++i) CHECK(other.logprobs[i].logprob == choice.logprobs[i].logprob);
   }
   CHECK(engine.scheduler().num_preemptions() > 0);
-  CHECK(engine.block_manager().prefix_cache_hits() > 0);
+  CHECK(engine.scheduler().prefix_cache_hits() > 0);
+  CHECK(engine.scheduler().prefix_cache_hits() <= engine.scheduler().prefix_cache_queries());
   // The two choices of a seeded request differ (seeds s and s + 1).
   CHECK(batched.at("sampled-6/0").tokens != batched.at("sampled-6/1").tokens);
 }
@@ -243,6 +244,24 @@ TEST_CASE("stop strings, stop token ids, EOS, min_tokens and max_tokens end a ch
   }
 }
 
+TEST_CASE("unseeded sampling repeats when the same work is run again (the engine's seed)") {
+  auto params = greedy_params(20, 0);
+  params.logprobs.reset();
+  params.temperature = 1.0;
+  auto run = [&](std::uint64_t seed) {
+    auto config = small_engine("llama3");
+    config.seed = seed;
+    Engine engine(config);
+    engine.add({"a", {5, 6, 7}, params});
+    engine.add({"b", {5, 6, 7}, params});
+    auto results = run_to_completion(engine);
+    CHECK(results.at("a/0").tokens != results.at("b/0").tokens);  // two requests, two streams
+    return results.at("a/0").tokens;
+  };
+  CHECK(run(0) == run(0));
+  CHECK(run(0) != run(1));
+}
+
 TEST_CASE("abort ends a request with finish reason abort and frees its blocks") {
   Engine engine(small_engine("qwen3"));
   engine.add({"a", std::vector<TokenId>(100, 7), greedy_params(100, 0)});
@@ -273,6 +292,9 @@ TEST_CASE("bad requests are errors in vLLM's words, before anything runs") {
   stop_ids.stop_token_ids = {5, 400};
   CHECK_THROWS_WITH_AS(engine.add({"stop", {1}, stop_ids}), Contains("token_id(s) [400] in stop_token_ids contain out-of-vocab"),
                        llmctl::Error);
+  auto bad_stop = greedy_params(4);
+  bad_stop.stop = {"\xff"};
+  CHECK_THROWS_WITH_AS(engine.add({"utf8", {1}, bad_stop}), Contains("stop strings must be valid UTF-8"), llmctl::Error);
   engine.add({"x", {1, 2}, greedy_params(2)});
   CHECK_THROWS_WITH_AS(engine.add({"x", {1, 2}, greedy_params(2)}), Contains("already in use"), llmctl::Error);
   CHECK_FALSE(run_to_completion(engine).empty());

@@ -50,3 +50,13 @@ TEST_CASE("the stop string complete first wins however the deltas fall, and incl
   StopStringMatcher none({}, false);
   CHECK(none.push("anything").text == "anything");
 }
+
+TEST_CASE("before min_tokens nothing stops, but a stop string that ends after the threshold is still found") {
+  StopStringMatcher matcher({"ab"}, false);
+  CHECK(matcher.push("xab", false).text == "xab");  // complete before the threshold: ordinary text
+  CHECK(matcher.push("a", false).text.empty());     // may begin one: held
+  const auto step = matcher.push("b", true);
+  REQUIRE(step.stop != nullptr);
+  CHECK(*step.stop == "ab");
+  CHECK(step.text.empty());
+}

@@ -20,6 +20,9 @@ GenerateCommand::GenerateCommand()
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   add_option("--device", o.engine.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  add_option("--dtype", o.engine.dtype, "With --device cuda: auto (the checkpoint's 16-bit type, else bfloat16), bfloat16 or float16")
+      ->check(CLI::IsMember({"auto", "bfloat16", "float16", "half"}))
+      ->capture_default_str();
 
   // SamplingParams, named as vLLM names them.
   add_option("--n", s.n, "Outputs per prompt")->capture_default_str();

@@ -1,16 +1,32 @@
 #include "backend/backend.hpp"
 
 #include "backend/cpu/cpu_backend.hpp"
+#ifdef LLMCTL_HAVE_CUDA
+#include "backend/cuda/cuda_backend.hpp"
+#endif
 #include "common/error.hpp"
 
 #include <fmt/format.h>
 
 namespace llmctl::engine {
 
-std::unique_ptr<Backend> make_backend(std::string_view device) {
+std::size_t upload_elements(const Tensor& destination, std::int64_t first_row, const HostTensor& source) {
+  const std::size_t elements = source.data.size() * 8 / bits(source.dtype);
+  const auto cols = static_cast<std::size_t>(destination.cols);
+  if (elements % cols != 0 || first_row + static_cast<std::int64_t>(elements / cols) > destination.rows)
+    throw Error(fmt::format("internal: {} elements do not fit rows {}.. of a [{}, {}] tensor", elements, first_row,
+                            destination.rows, destination.cols));
+  return elements;
+}
+
+std::unique_ptr<Backend> make_backend(std::string_view device, DType cuda_dtype) {
   if (device == "cpu") return std::make_unique<CpuBackend>();
-  if (device == "cuda")
-    throw Error("--device cuda: this build has no CUDA inference backend yet (device queries only); use --device cpu");
+#ifdef LLMCTL_HAVE_CUDA
+  if (device == "cuda") return std::make_unique<CudaBackend>(cuda_dtype);
+#else
+  (void)cuda_dtype;
+  if (device == "cuda") throw Error("--device cuda: this build of llmctl has no CUDA backend (built without nvcc)");
+#endif
   throw Error(fmt::format("unknown device '{}' (expected cpu or cuda)", device));
 }
 

@@ -44,8 +44,12 @@ class Backend {
   // Copies `source` (any float dtype, converted) into rows [first_row, ...) of `destination`; the
   // source's elements must fill whole rows.
   virtual void upload(const Tensor& destination, std::int64_t first_row, const HostTensor& source) = 0;
-  // Copies an f32 tensor to host memory.
+  // Copies an f32 tensor to host memory (waiting for the work before it).
   virtual void download(const Tensor& source, std::span<float> destination) = 0;
+
+  // Called once at the start of each forward step, before the operations that read `batch` (the CUDA
+  // backend copies its token ids, positions, slots and block tables to the device here).
+  virtual void prepare_step(const StepBatch& batch) = 0;
 
   // out[t] = table[token_ids[t]]
   virtual void embed(const Tensor& table, const StepBatch& batch, const Tensor& out) = 0;
@@ -71,11 +75,16 @@ class Backend {
                          float scale, std::int64_t sliding_window, const Tensor& out) = 0;
   // out = silu(gate) * up, gate_up = [gate | up] per row.
   virtual void silu_mul(const Tensor& gate_up, const Tensor& out) = 0;
-  // out[i] = x[rows[i]]
-  virtual void gather_rows(const Tensor& x, std::span<const std::int32_t> rows, const Tensor& out) = 0;
+  // out[i] = x[batch.logit_rows[i]]: the rows whose logits are wanted.
+  virtual void gather_logit_rows(const Tensor& x, const StepBatch& batch, const Tensor& out) = 0;
 };
 
-// "cpu" or "cuda"; llmctl::Error for another name or a backend this build lacks.
-std::unique_ptr<Backend> make_backend(std::string_view device);
+// The number of elements of `source`, checked to fill whole rows of `destination` from `first_row` on
+// (llmctl::Error otherwise): the common part of every backend's upload().
+std::size_t upload_elements(const Tensor& destination, std::int64_t first_row, const HostTensor& source);
+
+// "cpu" (f32) or "cuda" (computing in `cuda_dtype`, bf16 or f16); llmctl::Error for another name, a
+// backend this build lacks, or no GPU.
+std::unique_ptr<Backend> make_backend(std::string_view device, DType cuda_dtype);
 
 }  // namespace llmctl::engine

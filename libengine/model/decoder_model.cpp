@@ -70,6 +70,7 @@ void DecoderModel::forward(const StepBatch& batch, std::span<const LayerKvCache>
   const Tensor gate_up = gate_up_.slice_rows(0, tokens);
   const Tensor mlp = mlp_.slice_rows(0, tokens);
 
+  backend_.prepare_step(batch);
   backend_.embed(weights_.embed_tokens, batch, residual);
   for (std::size_t l = 0; l < weights_.layers.size(); ++l) {
     const auto& w = weights_.layers[l];
@@ -93,8 +94,8 @@ void DecoderModel::forward(const StepBatch& batch, std::span<const LayerKvCache>
   // Only the sampled rows go through the final norm and lm_head.
   const Tensor last_residual = last_hidden_.slice_rows(0, rows);
   const Tensor last_mlp = last_normed_.slice_rows(0, rows);
-  backend_.gather_rows(residual, batch.logit_rows, last_residual);
-  backend_.gather_rows(projected, batch.logit_rows, last_mlp);
+  backend_.gather_logit_rows(residual, batch, last_residual);
+  backend_.gather_logit_rows(projected, batch, last_mlp);
   // last_residual += last_mlp, normalized into `normed`'s first rows.
   const Tensor final_hidden = normed_.slice_rows(0, rows);
   backend_.add_rms_norm(last_residual, last_mlp, weights_.final_norm, eps, final_hidden);

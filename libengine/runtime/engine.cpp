@@ -63,6 +63,14 @@ std::vector<TokenId> collect_eos_ids(const std::filesystem::path& folder, const 
   return ids;
 }
 
+// vLLM's --dtype: auto keeps a 16-bit checkpoint's type and runs others (f32) in bf16.
+DType cuda_compute_dtype(const std::string& dtype, const ModelConfig& config) {
+  if (dtype == "auto") return config.dtype == DType::f16 ? DType::f16 : DType::bf16;
+  if (dtype == "bfloat16") return DType::bf16;
+  if (dtype == "float16" || dtype == "half") return DType::f16;
+  throw Error(fmt::format("--dtype {}: the CUDA backend computes in bfloat16 or float16 (auto picks one)", dtype));
+}
+
 }  // namespace
 
 std::shared_ptr<const Tokenizer> load_model_tokenizer(const std::filesystem::path& folder) {
@@ -82,7 +90,7 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
   tokenizer_ = config.tokenizer ? config.tokenizer : load_model_tokenizer(config.model);
   eos_ids_ = collect_eos_ids(config.model, model_config_, tokenizer_.get());
 
-  backend_ = make_backend(config.device);
+  backend_ = make_backend(config.device, cuda_compute_dtype(config.dtype, model_config_));
   auto weights = load_model_weights(config.model, model_config_, *backend_);
   model_ = std::make_unique<DecoderModel>(model_config_, std::move(weights), *backend_, limits_.max_num_batched_tokens,
                                           limits_.max_num_seqs, limits_.max_model_len);

@@ -21,6 +21,7 @@ namespace llmctl::engine {
 struct EngineConfig {
   std::filesystem::path model;  // a local model folder
   std::string device = "cpu";
+  std::string dtype = "auto";  // the CUDA backend's compute type, as vLLM's --dtype (the CPU computes in f32)
   EngineLimits limits;  // zero fields are filled as vLLM fills them
   std::optional<std::int64_t> num_blocks;  // vLLM's --num-gpu-blocks-override
   std::uint64_t cpu_kv_cache_bytes = 4ull << 30;  // vLLM's VLLM_CPU_KVCACHE_SPACE default

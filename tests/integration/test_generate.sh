@@ -113,7 +113,13 @@ error "no weights" 1 'no weights found' -- "$bin/llmctl-generate" "$work/weightl
 error "VLLM_CPU_KVCACHE_SPACE out of range" 1 "VLLM_CPU_KVCACHE_SPACE: 'inf'" -- env VLLM_CPU_KVCACHE_SPACE=inf "$bin/llmctl-generate" "$models/qwen3" -p x
 error "bad --rope-scaling" 1 "rope scaling type 'cubic' is not supported" \
   -- "$bin/llmctl-generate" "$models/qwen3" -p x --rope-scaling '{"rope_type":"cubic","factor":2}'
-error "--device cuda without the CUDA backend" 1 'no CUDA inference backend' -- "$bin/llmctl-generate" "$models/qwen3" -p x --device cuda
+if nvidia-smi -L >/dev/null 2>&1; then
+  ok "--device cuda follows transformers (first tokens, bf16)" "lines[0]['outputs'][0]['token_ids'][:5] == tokens(golden('qwen3', 'text-8'))[:5]" \
+    -- "$bin/llmctl-generate" "$models/qwen3" -p "Hello world" "${greedy[@]}" --device cuda --output-format json
+else
+  error "--device cuda without a GPU" 1 'no CUDA (GPU is visible|backend)' -- "$bin/llmctl-generate" "$models/qwen3" -p x --device cuda
+fi
+error "--dtype is checked" 2 'dtype' -- "$bin/llmctl-generate" "$models/qwen3" -p x --dtype int8
 
 printf '%d passed, %d failed\n' "$passed" "$failed"
 [[ $failed -eq 0 ]]

@@ -50,11 +50,7 @@ Tensor CpuBackend::allocate(DType dtype, std::int64_t rows, std::int64_t cols) {
 }
 
 void CpuBackend::upload(const Tensor& destination, std::int64_t first_row, const HostTensor& source) {
-  const std::size_t elements = source.data.size() * 8 / bits(source.dtype);
-  const auto cols = static_cast<std::size_t>(destination.cols);
-  if (elements % cols != 0 || first_row + static_cast<std::int64_t>(elements / cols) > destination.rows)
-    throw Error(fmt::format("internal: {} elements do not fit rows {}.. of a [{}, {}] tensor", elements, first_row,
-                            destination.rows, destination.cols));
+  const std::size_t elements = upload_elements(destination, first_row, source);
   convert_elements(source.dtype, source.data.data(), destination.dtype,
                    destination.data + static_cast<std::size_t>(first_row) * destination.row_bytes(), elements);
 }
@@ -144,7 +140,8 @@ void CpuBackend::silu_mul(const Tensor& gate_up, const Tensor& out) {
   }
 }
 
-void CpuBackend::gather_rows(const Tensor& x, std::span<const std::int32_t> rows, const Tensor& out) {
+void CpuBackend::gather_logit_rows(const Tensor& x, const StepBatch& batch, const Tensor& out) {
+  const auto& rows = batch.logit_rows;
   for (std::size_t i = 0; i < rows.size(); ++i)
     std::memcpy(out.data + i * out.row_bytes(), x.data + static_cast<std::size_t>(rows[i]) * x.row_bytes(), x.row_bytes());
 }

@@ -15,6 +15,7 @@ class CpuBackend final : public Backend {
   Tensor allocate(DType dtype, std::int64_t rows, std::int64_t cols) override;
   void upload(const Tensor& destination, std::int64_t first_row, const HostTensor& source) override;
   void download(const Tensor& source, std::span<float> destination) override;
+  void prepare_step(const StepBatch&) override {}
 
   void embed(const Tensor& table, const StepBatch& batch, const Tensor& out) override;
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override;
@@ -29,7 +30,7 @@ class CpuBackend final : public Backend {
   void attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch& batch,
                  float scale, std::int64_t sliding_window, const Tensor& out) override;
   void silu_mul(const Tensor& gate_up, const Tensor& out) override;
-  void gather_rows(const Tensor& x, std::span<const std::int32_t> rows, const Tensor& out) override;
+  void gather_logit_rows(const Tensor& x, const StepBatch& batch, const Tensor& out) override;
 };
 
 // out = x · weightᵀ + bias in f32 (libengine/backend/cpu/cpu_linear.cpp).

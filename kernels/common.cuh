@@ -1,0 +1,52 @@
+#pragma once
+
+#include "kernels.hpp"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace llmctl::kernels {
+
+inline __device__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+inline __device__ float to_float(__half x) { return __half2float(x); }
+template <typename T>
+__device__ T from_float(float x);
+template <>
+inline __device__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
+template <>
+inline __device__ __half from_float<__half>(float x) { return __float2half(x); }
+
+inline void check_launch(const char* what) {
+  const cudaError_t error = cudaGetLastError();
+  if (error != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(error));
+}
+
+// Runs the statements with T the CUDA type of `e` (device code is C++17: no templated lambdas).
+#define LLMCTL_DISPATCH(e, ...)       \
+  if ((e) == Element::bf16) {         \
+    using T = __nv_bfloat16;          \
+    __VA_ARGS__                       \
+  } else {                            \
+    using T = __half;                 \
+    __VA_ARGS__                       \
+  }
+
+// The sum of `value` over the block (blockDim.x a multiple of 32, at most 1024), returned to every thread.
+inline __device__ float block_sum(float value) {
+  __shared__ float partial[32];
+  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  const int warp = threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  __syncthreads();  // `partial` may still be read by a previous call
+  if (lane == 0) partial[warp] = value;
+  __syncthreads();
+  const int warps = blockDim.x / 32;
+  value = lane < warps ? partial[lane] : 0.0f;
+  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
+}
+
+}  // namespace llmctl::kernels

@@ -1,0 +1,180 @@
+// Row-wise and element-wise kernels of the decoder: embedding, RMSNorm (plain, fused with the residual
+// add, and per head), RoPE, KV cache writes, SiLU-mul and row gathers. Each reads and writes its
+// tensors once; arithmetic is in f32.
+#include "common.cuh"
+
+namespace llmctl::kernels {
+namespace {
+
+constexpr int kRowThreads = 256;
+
+template <typename T>
+__global__ void embed_kernel(const T* table, std::int64_t width, const std::int32_t* ids, T* out) {
+  const std::int64_t t = blockIdx.x;
+  const T* row = table + static_cast<std::int64_t>(ids[t]) * width;
+  for (std::int64_t i = threadIdx.x; i < width; i += blockDim.x) out[t * width + i] = row[i];
+}
+
+// out = weight * (x / rms(x)), as vLLM's fused kernel: the product in f32, rounded once.
+template <typename T>
+__device__ void normalize(const T* x, const T* weight, float eps, std::int64_t cols, T* out) {
+  float sum = 0.0f;
+  for (std::int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
+    const float v = to_float(x[i]);
+    sum += v * v;
+  }
+  const float scale = rsqrtf(block_sum(sum) / static_cast<float>(cols) + eps);
+  for (std::int64_t i = threadIdx.x; i < cols; i += blockDim.x)
+    out[i] = from_float<T>(to_float(x[i]) * scale * to_float(weight[i]));
+}
+
+template <typename T>
+__global__ void rms_norm_kernel(const T* x, const T* weight, float eps, std::int64_t cols, T* out) {
+  const std::int64_t r = blockIdx.x;
+  normalize(x + r * cols, weight, eps, cols, out + r * cols);
+}
+
+template <typename T>
+__global__ void add_rms_norm_kernel(T* residual, const T* x, const T* weight, float eps, std::int64_t cols, T* out) {
+  const std::int64_t r = blockIdx.x;
+  T* res = residual + r * cols;
+  for (std::int64_t i = threadIdx.x; i < cols; i += blockDim.x) res[i] = from_float<T>(to_float(res[i]) + to_float(x[r * cols + i]));
+  __syncthreads();
+  normalize(res, weight, eps, cols, out + r * cols);
+}
+
+// One warp per head.
+template <typename T>
+__global__ void head_rms_norm_kernel(T* qkv, std::int64_t row_width, Heads heads, const T* q_weight, const T* k_weight,
+                                     float eps) {
+  const std::int64_t t = blockIdx.x;
+  const int head = blockIdx.y * (blockDim.x / 32) + threadIdx.x / 32;
+  if (head >= heads.q_heads + heads.kv_heads) return;
+  const int lane = threadIdx.x % 32;
+  T* x = qkv + t * row_width + static_cast<std::int64_t>(head) * heads.head_dim;
+  const T* weight = head < heads.q_heads ? q_weight : k_weight;
+  float sum = 0.0f;
+  for (int i = lane; i < heads.head_dim; i += 32) {
+    const float v = to_float(x[i]);
+    sum += v * v;
+  }
+  for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+  const float scale = rsqrtf(sum / static_cast<float>(heads.head_dim) + eps);
+  for (int i = lane; i < heads.head_dim; i += 32) x[i] = from_float<T>(to_float(x[i]) * scale * to_float(weight[i]));
+}
+
+// One thread per rotated pair: (x1, x2) = (x[i], x[i + half]).
+template <typename T>
+__global__ void rotary_kernel(T* qkv, std::int64_t row_width, Heads heads, const float* cos_sin, const std::int32_t* positions) {
+  const std::int64_t t = blockIdx.x;
+  const int half = heads.head_dim / 2;
+  const int pairs = (heads.q_heads + heads.kv_heads) * half;
+  const float* angles = cos_sin + static_cast<std::int64_t>(positions[t]) * heads.head_dim;
+  for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
+    const int head = p / half;
+    const int i = p % half;
+    T* x = qkv + t * row_width + static_cast<std::int64_t>(head) * heads.head_dim;
+    const float x1 = to_float(x[i]);
+    const float x2 = to_float(x[i + half]);
+    const float c = angles[i];
+    const float s = angles[half + i];
+    x[i] = from_float<T>(x1 * c - x2 * s);
+    x[i + half] = from_float<T>(x2 * c + x1 * s);
+  }
+}
+
+template <typename T>
+__global__ void write_kv_kernel(const T* qkv, std::int64_t row_width, std::int64_t q_width, std::int64_t kv_width,
+                                T* keys, T* values, const std::int64_t* slots) {
+  const std::int64_t t = blockIdx.x;
+  const std::int64_t slot = slots[t];
+  const T* k = qkv + t * row_width + q_width;
+  const T* v = k + kv_width;
+  for (std::int64_t i = threadIdx.x; i < kv_width; i += blockDim.x) {
+    keys[slot * kv_width + i] = k[i];
+    values[slot * kv_width + i] = v[i];
+  }
+}
+
+template <typename T>
+__global__ void silu_mul_kernel(const T* gate_up, std::int64_t width, T* out) {
+  const std::int64_t r = blockIdx.x;
+  const T* gate = gate_up + r * 2 * width;
+  const T* up = gate + width;
+  for (std::int64_t i = threadIdx.x; i < width; i += blockDim.x) {
+    const float g = to_float(gate[i]);
+    out[r * width + i] = from_float<T>(g / (1.0f + __expf(-g)) * to_float(up[i]));
+  }
+}
+
+__global__ void gather_rows_kernel(const unsigned char* x, std::int64_t row_bytes, const std::int32_t* rows, unsigned char* out) {
+  const std::int64_t r = blockIdx.x;
+  const unsigned char* source = x + static_cast<std::int64_t>(rows[r]) * row_bytes;
+  for (std::int64_t i = threadIdx.x; i < row_bytes; i += blockDim.x) out[r * row_bytes + i] = source[i];
+}
+
+}  // namespace
+
+void embed(Element e, const void* table, std::int64_t width, const StepView& step, void* out, cudaStream_t stream) {
+  LLMCTL_DISPATCH(e, embed_kernel<T><<<step.num_tokens, kRowThreads, 0, stream>>>(static_cast<const T*>(table), width,
+                                                                                 step.token_ids, static_cast<T*>(out));)
+  check_launch("embed");
+}
+
+void rms_norm(Element e, const void* x, const void* weight, float eps, std::int64_t rows, std::int64_t cols, void* out,
+              cudaStream_t stream) {
+  LLMCTL_DISPATCH(e, rms_norm_kernel<T><<<rows, kRowThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(weight),
+                                                                          eps, cols, static_cast<T*>(out));)
+  check_launch("rms_norm");
+}
+
+void add_rms_norm(Element e, void* residual, const void* x, const void* weight, float eps, std::int64_t rows,
+                  std::int64_t cols, void* out, cudaStream_t stream) {
+  LLMCTL_DISPATCH(e, add_rms_norm_kernel<T><<<rows, kRowThreads, 0, stream>>>(
+                         static_cast<T*>(residual), static_cast<const T*>(x), static_cast<const T*>(weight), eps, cols,
+                         static_cast<T*>(out));)
+  check_launch("add_rms_norm");
+}
+
+void head_rms_norm(Element e, void* qkv, std::int64_t rows, std::int64_t row_width, const Heads& heads,
+                   const void* q_weight, const void* k_weight, float eps, cudaStream_t stream) {
+  constexpr int warps = 8;
+  const dim3 grid(static_cast<unsigned>(rows), (heads.q_heads + heads.kv_heads + warps - 1) / warps);
+  LLMCTL_DISPATCH(e, head_rms_norm_kernel<T><<<grid, warps * 32, 0, stream>>>(
+                         static_cast<T*>(qkv), row_width, heads, static_cast<const T*>(q_weight),
+                         static_cast<const T*>(k_weight), eps);)
+  check_launch("head_rms_norm");
+}
+
+void rotary(Element e, void* qkv, std::int64_t row_width, const Heads& heads, const float* cos_sin, const StepView& step,
+            cudaStream_t stream) {
+  LLMCTL_DISPATCH(e, rotary_kernel<T><<<step.num_tokens, kRowThreads, 0, stream>>>(static_cast<T*>(qkv), row_width, heads,
+                                                                                   cos_sin, step.positions);)
+  check_launch("rotary");
+}
+
+void write_kv(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, void* keys, void* values,
+              const StepView& step, cudaStream_t stream) {
+  const std::int64_t q_width = static_cast<std::int64_t>(heads.q_heads) * heads.head_dim;
+  const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * heads.head_dim;
+  LLMCTL_DISPATCH(e, write_kv_kernel<T><<<step.num_tokens, kRowThreads, 0, stream>>>(
+                         static_cast<const T*>(qkv), row_width, q_width, kv_width, static_cast<T*>(keys),
+                         static_cast<T*>(values), step.slot_mapping);)
+  check_launch("write_kv");
+}
+
+void silu_mul(Element e, const void* gate_up, std::int64_t rows, std::int64_t width, void* out, cudaStream_t stream) {
+  LLMCTL_DISPATCH(e, silu_mul_kernel<T><<<rows, kRowThreads, 0, stream>>>(static_cast<const T*>(gate_up), width,
+                                                                          static_cast<T*>(out));)
+  check_launch("silu_mul");
+}
+
+void gather_rows(const void* x, std::int64_t row_bytes, const std::int32_t* rows, std::int64_t count, void* out,
+                 cudaStream_t stream) {
+  if (count == 0) return;
+  gather_rows_kernel<<<count, kRowThreads, 0, stream>>>(static_cast<const unsigned char*>(x), row_bytes, rows,
+                                                        static_cast<unsigned char*>(out));
+  check_launch("gather_rows");
+}
+
+}  // namespace llmctl::kernels

@@ -1,0 +1,55 @@
+#pragma once
+
+// Host entry points of the CUDA kernels, callable from plain C++ (no CUDA syntax here). Every function
+// enqueues work on `stream` and returns at once; errors of the launch are thrown as std::runtime_error.
+// Matrices are row-major; activations and weights are bf16 or fp16 (`Element`), accumulation is f32.
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace llmctl::kernels {
+
+enum class Element { bf16, f16 };
+
+// Where one step's tokens and sequences are, in device memory (uploaded once per step).
+struct StepView {
+  const std::int32_t* token_ids;
+  const std::int32_t* positions;
+  const std::int64_t* slot_mapping;
+  const std::int32_t* token_sequence;  // the sequence of each token
+  const std::int32_t* context_lens;    // per sequence
+  const std::int32_t* block_tables;    // sequences x max_blocks_per_seq
+  std::int32_t max_blocks_per_seq;
+  std::int32_t block_size;
+  std::int32_t num_tokens;
+};
+
+struct Heads {
+  int q_heads;
+  int kv_heads;
+  int head_dim;
+};
+
+void embed(Element e, const void* table, std::int64_t width, const StepView& step, void* out, cudaStream_t stream);
+void rms_norm(Element e, const void* x, const void* weight, float eps, std::int64_t rows, std::int64_t cols, void* out,
+              cudaStream_t stream);
+// residual += x; out = rms_norm(residual)
+void add_rms_norm(Element e, void* residual, const void* x, const void* weight, float eps, std::int64_t rows,
+                  std::int64_t cols, void* out, cudaStream_t stream);
+void head_rms_norm(Element e, void* qkv, std::int64_t rows, std::int64_t row_width, const Heads& heads,
+                   const void* q_weight, const void* k_weight, float eps, cudaStream_t stream);
+// cos_sin: [positions, head_dim] f32, cosines then sines.
+void rotary(Element e, void* qkv, std::int64_t row_width, const Heads& heads, const float* cos_sin, const StepView& step,
+            cudaStream_t stream);
+void write_kv(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, void* keys, void* values,
+              const StepView& step, cudaStream_t stream);
+// Causal attention of each token over its sequence's cached keys and values (a window when > 0).
+void paged_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys,
+                     const void* values, const StepView& step, float scale, std::int64_t sliding_window, void* out,
+                     cudaStream_t stream);
+void silu_mul(Element e, const void* gate_up, std::int64_t rows, std::int64_t width, void* out, cudaStream_t stream);
+void gather_rows(const void* x, std::int64_t row_bytes, const std::int32_t* rows, std::int64_t count, void* out,
+                 cudaStream_t stream);
+
+}  // namespace llmctl::kernels

@@ -1,0 +1,189 @@
+#include "backend/cuda/cuda_backend.hpp"
+
+#include "common/error.hpp"
+#include "gemm.hpp"
+#include "kernels.hpp"
+#include "weights/dtype_convert.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace llmctl::engine {
+namespace {
+
+void check(cudaError_t error, std::string_view what) {
+  if (error != cudaSuccess) throw Error(fmt::format("CUDA error in {}: {}", what, cudaGetErrorString(error)));
+}
+
+kernels::Element element(DType dtype) { return dtype == DType::f16 ? kernels::Element::f16 : kernels::Element::bf16; }
+
+kernels::Heads heads_of(const HeadLayout& h) {
+  return {static_cast<int>(h.q_heads), static_cast<int>(h.kv_heads), static_cast<int>(h.head_dim)};
+}
+
+// Kernel launch errors come as std::runtime_error from kernels/; the engine reports llmctl::Error.
+template <typename F>
+void run(F&& launch) {
+  try {
+    launch();
+  } catch (const std::runtime_error& e) {
+    throw Error(fmt::format("CUDA kernel failed: {}", e.what()));
+  }
+}
+
+constexpr std::size_t kGemmWorkspace = 32ull << 20;
+
+}  // namespace
+
+struct CudaBackend::StepPointers {
+  kernels::StepView view{};
+};
+
+CudaBackend::CudaBackend(DType compute_dtype) : compute_dtype_(compute_dtype), step_(std::make_unique<StepPointers>()) {
+  if (compute_dtype != DType::bf16 && compute_dtype != DType::f16)
+    throw Error(fmt::format("the CUDA backend computes in bf16 or fp16, not {}", engine::name(compute_dtype)));
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    throw Error("--device cuda: no CUDA GPU is visible (driver missing or no device)");
+  }
+  check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  run([&] { gemm_ = std::make_unique<kernels::Gemm>(kGemmWorkspace); });
+}
+
+CudaBackend::~CudaBackend() {
+  gemm_.reset();
+  for (auto* array : {&token_ids_, &positions_, &slots_, &token_sequence_, &context_lens_, &block_tables_, &logit_rows_})
+    if (array->data) cudaFree(array->data);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+Tensor CudaBackend::allocate(DType dtype, std::int64_t rows, std::int64_t cols) {
+  Tensor tensor{{}, nullptr, dtype, rows, cols};
+  void* memory = nullptr;
+  const std::size_t bytes = std::max<std::size_t>(tensor.bytes(), 1);
+  if (const auto error = cudaMalloc(&memory, bytes); error != cudaSuccess)
+    throw Error(fmt::format("out of GPU memory allocating {} bytes ({})", bytes, cudaGetErrorString(error)));
+  check(cudaMemset(memory, 0, bytes), "cudaMemset");
+  tensor.storage = std::shared_ptr<std::byte>(static_cast<std::byte*>(memory), [](std::byte* p) { cudaFree(p); });
+  tensor.data = tensor.storage.get();
+  return tensor;
+}
+
+void CudaBackend::upload(const Tensor& destination, std::int64_t first_row, const HostTensor& source) {
+  const std::size_t elements = upload_elements(destination, first_row, source);
+  staging_.resize(elements * bits(destination.dtype) / 8);
+  convert_elements(source.dtype, source.data.data(), destination.dtype, staging_.data(), elements);
+  check(cudaMemcpy(destination.data + static_cast<std::size_t>(first_row) * destination.row_bytes(), staging_.data(),
+                   staging_.size(), cudaMemcpyHostToDevice),
+        "upload");
+}
+
+void CudaBackend::download(const Tensor& source, std::span<float> destination) {
+  check(cudaMemcpyAsync(destination.data(), source.data, std::min(destination.size_bytes(), source.bytes()),
+                        cudaMemcpyDeviceToHost, stream_),
+        "download");
+  check(cudaStreamSynchronize(stream_), "the step");
+}
+
+template <typename T>
+const T* CudaBackend::copy_to_device(DeviceArray& array, const std::vector<T>& values) {
+  const std::size_t bytes = std::max<std::size_t>(values.size() * sizeof(T), 1);
+  if (bytes > array.capacity) {
+    check(cudaStreamSynchronize(stream_), "the step");  // the old array may still be read
+    if (array.data) cudaFree(array.data);
+    array.capacity = std::max(bytes, 2 * array.capacity);
+    check(cudaMalloc(&array.data, array.capacity), "cudaMalloc (step metadata)");
+  }
+  check(cudaMemcpyAsync(array.data, values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice, stream_),
+        "step metadata");
+  return static_cast<const T*>(array.data);
+}
+
+void CudaBackend::prepare_step(const StepBatch& batch) {
+  // The copies are asynchronous from pageable memory: the host vectors must not change before they are
+  // done, so the previous step's copies are waited for first.
+  check(cudaStreamSynchronize(stream_), "the previous step");
+  token_sequence_host_.assign(static_cast<std::size_t>(batch.num_tokens()), 0);
+  for (std::int64_t s = 0; s < batch.num_sequences(); ++s)
+    std::fill(token_sequence_host_.begin() + batch.query_start[s], token_sequence_host_.begin() + batch.query_start[s + 1],
+              static_cast<std::int32_t>(s));
+  auto& view = step_->view;
+  view.token_ids = copy_to_device(token_ids_, batch.token_ids);
+  view.positions = copy_to_device(positions_, batch.positions);
+  view.slot_mapping = copy_to_device(slots_, batch.slot_mapping);
+  view.token_sequence = copy_to_device(token_sequence_, token_sequence_host_);
+  view.context_lens = copy_to_device(context_lens_, batch.context_lens);
+  view.block_tables = copy_to_device(block_tables_, batch.block_tables);
+  copy_to_device(logit_rows_, batch.logit_rows);
+  view.max_blocks_per_seq = batch.max_blocks_per_seq;
+  view.block_size = batch.block_size;
+  view.num_tokens = static_cast<std::int32_t>(batch.num_tokens());
+}
+
+void CudaBackend::embed(const Tensor& table, const StepBatch&, const Tensor& out) {
+  run([&] { kernels::embed(element(table.dtype), table.data, table.cols, step_->view, out.data, stream_); });
+}
+
+void CudaBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) {
+  run([&] { kernels::rms_norm(element(x.dtype), x.data, weight.data, eps, x.rows, x.cols, out.data, stream_); });
+}
+
+void CudaBackend::add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
+                               const Tensor& out) {
+  run([&] {
+    kernels::add_rms_norm(element(x.dtype), residual.data, x.data, weight.data, eps, x.rows, x.cols, out.data, stream_);
+  });
+}
+
+void CudaBackend::linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out) {
+  run([&] {
+    gemm_->linear(element(x.dtype), x.data, x.rows, x.cols, weight.data, weight.rows, bias ? bias.data : nullptr, out.data,
+                  out.dtype == DType::f32, stream_);
+  });
+}
+
+void CudaBackend::head_rms_norm(const Tensor& qkv, const HeadLayout& heads, const Tensor& q_weight,
+                                const Tensor& k_weight, float eps) {
+  run([&] {
+    kernels::head_rms_norm(element(qkv.dtype), qkv.data, qkv.rows, qkv.cols, heads_of(heads), q_weight.data,
+                           k_weight.data, eps, stream_);
+  });
+}
+
+void CudaBackend::rotary(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin, const StepBatch&) {
+  run([&] {
+    kernels::rotary(element(qkv.dtype), qkv.data, qkv.cols, heads_of(heads), cos_sin.as<const float>(), step_->view,
+                    stream_);
+  });
+}
+
+void CudaBackend::write_kv(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch&) {
+  run([&] {
+    kernels::write_kv(element(qkv.dtype), qkv.data, qkv.cols, heads_of(heads), cache.keys.data, cache.values.data,
+                      step_->view, stream_);
+  });
+}
+
+void CudaBackend::attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch&,
+                            float scale, std::int64_t sliding_window, const Tensor& out) {
+  run([&] {
+    kernels::paged_attention(element(qkv.dtype), qkv.data, qkv.cols, heads_of(heads), cache.keys.data, cache.values.data,
+                             step_->view, scale, sliding_window, out.data, stream_);
+  });
+}
+
+void CudaBackend::silu_mul(const Tensor& gate_up, const Tensor& out) {
+  run([&] { kernels::silu_mul(element(gate_up.dtype), gate_up.data, gate_up.rows, out.cols, out.data, stream_); });
+}
+
+void CudaBackend::gather_logit_rows(const Tensor& x, const StepBatch& batch, const Tensor& out) {
+  run([&] {
+    kernels::gather_rows(x.data, static_cast<std::int64_t>(x.row_bytes()), static_cast<const std::int32_t*>(logit_rows_.data),
+                         static_cast<std::int64_t>(batch.logit_rows.size()), out.data, stream_);
+  });
+}
+
+}  // namespace llmctl::engine

@@ -1,0 +1,66 @@
+#pragma once
+
+#include "backend/backend.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include <memory>
+#include <vector>
+
+namespace llmctl::kernels {
+class Gemm;
+}
+
+namespace llmctl::engine {
+
+// The GPU backend: tensors in device memory in bf16 (or fp16), the operations as CUDA kernels
+// (kernels/) and cuBLASLt GEMMs, all on one stream. A step's metadata is copied to the device once, in
+// prepare_step(); only download() waits for the GPU.
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(DType compute_dtype);
+  ~CudaBackend() override;
+
+  std::string_view name() const override { return "cuda"; }
+  DType compute_dtype() const override { return compute_dtype_; }
+
+  Tensor allocate(DType dtype, std::int64_t rows, std::int64_t cols) override;
+  void upload(const Tensor& destination, std::int64_t first_row, const HostTensor& source) override;
+  void download(const Tensor& source, std::span<float> destination) override;
+  void prepare_step(const StepBatch& batch) override;
+
+  void embed(const Tensor& table, const StepBatch& batch, const Tensor& out) override;
+  void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override;
+  void add_rms_norm(const Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
+                    const Tensor& out) override;
+  void linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out) override;
+  void head_rms_norm(const Tensor& qkv, const HeadLayout& heads, const Tensor& q_weight, const Tensor& k_weight,
+                     float eps) override;
+  void rotary(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin, const StepBatch& batch) override;
+  void write_kv(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache,
+                const StepBatch& batch) override;
+  void attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch& batch,
+                 float scale, std::int64_t sliding_window, const Tensor& out) override;
+  void silu_mul(const Tensor& gate_up, const Tensor& out) override;
+  void gather_logit_rows(const Tensor& x, const StepBatch& batch, const Tensor& out) override;
+
+ private:
+  // A device copy of one step's host vector, grown when a step needs more room.
+  struct DeviceArray {
+    void* data = nullptr;
+    std::size_t capacity = 0;
+  };
+  template <typename T>
+  const T* copy_to_device(DeviceArray& array, const std::vector<T>& values);
+
+  DType compute_dtype_;
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<kernels::Gemm> gemm_;
+  DeviceArray token_ids_, positions_, slots_, token_sequence_, context_lens_, block_tables_, logit_rows_;
+  std::vector<std::int32_t> token_sequence_host_;
+  std::vector<std::byte> staging_;  // host-side conversion of uploads
+  struct StepPointers;
+  std::unique_ptr<StepPointers> step_;
+};
+
+}  // namespace llmctl::engine

@@ -113,7 +113,26 @@ __global__ void gather_rows_kernel(const unsigned char* x, std::int64_t row_byte
   for (std::int64_t i = threadIdx.x; i < row_bytes; i += blockDim.x) out[r * row_bytes + i] = source[i];
 }
 
+template <typename T>
+__global__ void fill_uniform_kernel(T* tensor, std::int64_t count, std::uint64_t seed, float low, float high) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    std::uint64_t x = seed * 0x9e3779b97f4a7c15ull + static_cast<std::uint64_t>(i);  // splitmix64
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    tensor[i] = from_float<T>(low + (high - low) * static_cast<float>(x >> 40) * 0x1.0p-24f);
+  }
+}
+
 }  // namespace
+
+void fill_uniform(Element e, void* tensor, std::int64_t count, std::uint64_t seed, float low, float high,
+                  cudaStream_t stream) {
+  if (count == 0) return;
+  LLMCTL_DISPATCH(e, fill_uniform_kernel<T><<<1024, 256, 0, stream>>>(static_cast<T*>(tensor), count, seed, low, high);)
+  check_launch("fill_uniform");
+}
 
 void embed(Element e, const void* table, std::int64_t width, const StepView& step, void* out, cudaStream_t stream) {
   LLMCTL_DISPATCH(e, embed_kernel<T><<<step.num_tokens, kRowThreads, 0, stream>>>(static_cast<const T*>(table), width,

@@ -49,6 +49,22 @@ void paged_attention(Element e, const void* qkv, std::int64_t row_width, const H
                      const void* values, const StepView& step, float scale, std::int64_t sliding_window, void* out,
                      cudaStream_t stream);
 void silu_mul(Element e, const void* gate_up, std::int64_t rows, std::int64_t width, void* out, cudaStream_t stream);
+// tensor[i] = uniform_at(seed, i, low, high) of libengine/backend/backend.cpp (the same hash).
+void fill_uniform(Element e, void* tensor, std::int64_t count, std::uint64_t seed, float low, float high,
+                  cudaStream_t stream);
+// One row to sample where the logits are: greedy when temperature is 0, else the Gumbel-max draw
+// argmax(logit / temperature - log(-log(u))), u a hash of (seed, token id).
+struct SampleRequest {
+  std::int32_t row;
+  float temperature;
+  std::uint64_t seed;
+};
+struct SampleResult {
+  std::int32_t token;
+  float logprob;  // log_softmax of the raw logits at `token`
+};
+void sample_rows(const float* logits, std::int64_t vocab, const SampleRequest* requests, std::int64_t count,
+                 SampleResult* results, cudaStream_t stream);
 void gather_rows(const void* x, std::int64_t row_bytes, const std::int32_t* rows, std::int64_t count, void* out,
                  cudaStream_t stream);
 

@@ -1,3 +1,4 @@
+#include "bench/bench_cli.hpp"
 #include "common/cli.hpp"
 #include "download/download_cli.hpp"
 #include "generate/generate_cli.hpp"
@@ -13,6 +14,7 @@ Subcommand describe(std::string_view name) {
 
 const std::vector<Subcommand>& subcommands() {
   static const std::vector<Subcommand> list = {
+      describe<BenchCommand>("bench"),
       describe<DownloadCommand>("download"),
       describe<GenerateCommand>("generate"),
       describe<InspectCommand>("inspect"),

@@ -10,6 +10,14 @@
 
 namespace llmctl::engine {
 
+float uniform_at(std::uint64_t seed, std::uint64_t index, float low, float high) {
+  std::uint64_t x = seed * 0x9e3779b97f4a7c15ull + index;  // splitmix64
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return low + (high - low) * static_cast<float>(x >> 40) * 0x1.0p-24f;
+}
+
 std::size_t upload_elements(const Tensor& destination, std::int64_t first_row, const HostTensor& source) {
   const std::size_t elements = source.data.size() * 8 / bits(source.dtype);
   const auto cols = static_cast<std::size_t>(destination.cols);

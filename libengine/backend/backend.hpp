@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,6 +48,35 @@ class Backend {
   // Copies an f32 tensor to host memory (waiting for the work before it).
   virtual void download(const Tensor& source, std::span<float> destination) = 0;
 
+  // Fills `tensor` with values drawn uniformly from [low, high) by a hash of (seed, element index):
+  // vLLM's --load-format dummy, without a trip through host memory.
+  virtual void fill_uniform(const Tensor& tensor, std::uint64_t seed, float low, float high) = 0;
+
+  // Free and total bytes of device memory; nullopt for host memory (the CPU backend).
+  struct MemoryInfo {
+    std::uint64_t free;
+    std::uint64_t total;
+  };
+  virtual std::optional<MemoryInfo> memory_info() const = 0;
+
+  // Sampling where the logits are, for rows that need neither penalties, bans, top-k/top-p/min-p nor
+  // logprobs: greedy (temperature 0) or a draw from softmax(logits / temperature) by the Gumbel-max
+  // trick, its noise a hash of `seed` and the token id. Backends without it leave every row to the
+  // host sampler.
+  struct DeviceSample {
+    std::int32_t row;  // of the logits tensor
+    float temperature;
+    std::uint64_t seed;
+  };
+  struct DeviceSampled {
+    std::int32_t token;
+    float logprob;  // of the token under the raw logits
+  };
+  virtual bool samples_on_device() const = 0;
+  virtual void sample_on_device(const Tensor& logits, std::span<const DeviceSample> rows, std::span<DeviceSampled> out) = 0;
+  // Copies rows of an f32 tensor to host memory, one after another.
+  virtual void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) = 0;
+
   // Called once at the start of each forward step, before the operations that read `batch` (the CUDA
   // backend copies its token ids, positions, slots and block tables to the device here).
   virtual void prepare_step(const StepBatch& batch) = 0;
@@ -78,6 +108,9 @@ class Backend {
   // out[i] = x[batch.logit_rows[i]]: the rows whose logits are wanted.
   virtual void gather_logit_rows(const Tensor& x, const StepBatch& batch, const Tensor& out) = 0;
 };
+
+// The value fill_uniform() puts at `index`: the same on every backend.
+float uniform_at(std::uint64_t seed, std::uint64_t index, float low, float high);
 
 // The number of elements of `source`, checked to fill whole rows of `destination` from `first_row` on
 // (llmctl::Error otherwise): the common part of every backend's upload().

@@ -48,7 +48,7 @@ std::uint64_t DecoderModel::kv_bytes_per_token() const {
   return 2ull * static_cast<std::uint64_t>(config_.num_layers * heads().kv_width()) * bits(backend_.compute_dtype()) / 8;
 }
 
-void DecoderModel::forward(const StepBatch& batch, std::span<const LayerKvCache> cache, std::span<float> logits) {
+Tensor DecoderModel::forward(const StepBatch& batch, std::span<const LayerKvCache> cache) {
   const std::int64_t tokens = batch.num_tokens();
   const auto rows = static_cast<std::int64_t>(batch.logit_rows.size());
   if (tokens == 0 || tokens > max_tokens_ || rows > last_hidden_.rows)
@@ -90,7 +90,7 @@ void DecoderModel::forward(const StepBatch& batch, std::span<const LayerKvCache>
     backend_.silu_mul(gate_up, mlp);
     backend_.linear(mlp, w.down, w.down_bias, projected);
   }
-  if (rows == 0) return;
+  if (rows == 0) return logits_.slice_rows(0, 0);
   // Only the sampled rows go through the final norm and lm_head.
   const Tensor last_residual = last_hidden_.slice_rows(0, rows);
   const Tensor last_mlp = last_normed_.slice_rows(0, rows);
@@ -101,7 +101,7 @@ void DecoderModel::forward(const StepBatch& batch, std::span<const LayerKvCache>
   backend_.add_rms_norm(last_residual, last_mlp, weights_.final_norm, eps, final_hidden);
   const Tensor out = logits_.slice_rows(0, rows);
   backend_.linear(final_hidden, weights_.lm_head, Tensor{}, out);
-  backend_.download(out, logits.first(static_cast<std::size_t>(rows * config_.vocab_size)));
+  return out;
 }
 
 }  // namespace llmctl::engine

@@ -27,9 +27,9 @@ class DecoderModel {
   // Bytes one cached token takes over all layers (keys and values).
   std::uint64_t kv_bytes_per_token() const;
 
-  // Runs one step: writes the new tokens' keys and values into `cache` and the logits of
-  // batch.logit_rows, [rows, vocab] f32, into `logits`.
-  void forward(const StepBatch& batch, std::span<const LayerKvCache> cache, std::span<float> logits);
+  // Runs one step: writes the new tokens' keys and values into `cache` and returns the logits of
+  // batch.logit_rows, [rows, vocab] f32, in the backend's memory (valid until the next step).
+  Tensor forward(const StepBatch& batch, std::span<const LayerKvCache> cache);
 
  private:
   ModelConfig config_;

@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include <map>
+#include <set>
 
 namespace llmctl::engine {
 namespace {
@@ -78,6 +79,15 @@ class WeightLoader {
     destination.loaded = true;
   }
 
+  void fill_dummy() {
+    std::uint64_t seed = 0;
+    std::set<const std::byte*> filled;  // a fused tensor is the destination of several names
+    for (auto& [name, destination] : destinations_) {
+      if (filled.insert(destination.tensor.data).second) backend_.fill_uniform(destination.tensor, ++seed, -1e-3f, 1e-3f);
+      destination.loaded = true;
+    }
+  }
+
   void check_complete(const std::filesystem::path& folder) const {
     for (const auto& [name, destination] : destinations_)
       if (!destination.loaded)
@@ -121,10 +131,17 @@ class WeightLoader {
 
 }  // namespace
 
-ModelWeights load_model_weights(const std::filesystem::path& folder, const ModelConfig& config, Backend& backend) {
+ModelWeights load_model_weights(const std::filesystem::path& folder, const ModelConfig& config, Backend& backend,
+                                LoadFormat format) {
   if (!config.quantization_config.is_null())
     throw Error(fmt::format("{}: quantized checkpoints ({}) cannot be run by the engine yet", folder.string(),
                             config.quantization_config.value("quant_method", "unknown method")));
+  if (format == LoadFormat::dummy) {
+    WeightLoader loader(config, backend);
+    auto weights = loader.plan();
+    loader.fill_dummy();
+    return weights;
+  }
   const auto checkpoint = read_checkpoint(folder);
   if (checkpoint.format == CheckpointFormat::none)
     throw Error(fmt::format("{}: no weights found (model.safetensors, its index, or pytorch_model.bin)", folder.string()));

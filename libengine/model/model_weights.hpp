@@ -28,10 +28,17 @@ struct ModelWeights {
   Tensor lm_head;  // shares embed_tokens' memory when the embeddings are tied
 };
 
+enum class LoadFormat {
+  checkpoint,  // the weight files (vLLM's --load-format auto)
+  dummy,       // random values from config.json alone, for benchmarks (vLLM's --load-format dummy)
+};
+
 // Reads every tensor of the checkpoint in `folder` (safetensors or PyTorch .bin, sharded or not), checks
 // it against the shapes `config` implies and converts it into the backend's compute dtype. A missing,
 // unexpected, duplicated or misshapen tensor, or a dtype that is not a float type, is an llmctl::Error
 // naming the tensor and its file.
-ModelWeights load_model_weights(const std::filesystem::path& folder, const ModelConfig& config, Backend& backend);
+// With LoadFormat::dummy no weight file is read: every tensor is drawn from U(-1e-3, 1e-3), as vLLM does.
+ModelWeights load_model_weights(const std::filesystem::path& folder, const ModelConfig& config, Backend& backend,
+                                LoadFormat format = LoadFormat::checkpoint);
 
 }  // namespace llmctl::engine

@@ -1,9 +1,12 @@
 #include "runtime/engine.hpp"
 
+#include "backend/device_query.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "model/generation_config.hpp"
 #include "model/model_weights.hpp"
+#include "runtime/memory_plan.hpp"
 #include "tokenizer/incremental_detokenizer.hpp"
 #include "tokenizer/stop_strings.hpp"
 #include "tokenizer/tokenizer_config.hpp"
@@ -13,6 +16,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 namespace llmctl::engine {
@@ -86,18 +90,47 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
       throw Error(fmt::format("--rope-theta must be a number greater than 1, got {}", *config.rope_theta));
     model_config_.rope_theta = *config.rope_theta;
   }
-  limits_ = resolve_limits(config.limits, model_config_.derived_max_model_len(), 0, false);
+  // vLLM's defaults for --max-num-seqs and --max-num-batched-tokens depend on the GPU.
+  const auto gpu = config.device == "cuda" ? query_device(0) : std::nullopt;
+  limits_ = resolve_limits(config.limits, model_config_.derived_max_model_len(), gpu ? gpu->total_memory : 0,
+                           gpu && gpu->name.find("A100") != std::string::npos);
   tokenizer_ = config.tokenizer ? config.tokenizer : load_model_tokenizer(config.model);
   eos_ids_ = collect_eos_ids(config.model, model_config_, tokenizer_.get());
 
+  const auto started = std::chrono::steady_clock::now();
   backend_ = make_backend(config.device, cuda_compute_dtype(config.dtype, model_config_));
-  auto weights = load_model_weights(config.model, model_config_, *backend_);
+  const auto at_start = backend_->memory_info();
+  auto weights = load_model_weights(config.model, model_config_, *backend_, config.load_format);
+  const auto after_weights = backend_->memory_info();
   model_ = std::make_unique<DecoderModel>(model_config_, std::move(weights), *backend_, limits_.max_num_batched_tokens,
                                           limits_.max_num_seqs, limits_.max_model_len);
+  const auto after_model = backend_->memory_info();
 
   const std::int64_t block_size = limits_.block_size;
-  const std::int64_t num_blocks = config.num_blocks.value_or(
-      static_cast<std::int64_t>(config.cpu_kv_cache_bytes / (model_->kv_bytes_per_token() * static_cast<std::uint64_t>(block_size))));
+  std::int64_t num_blocks = 0;
+  if (config.num_blocks) {
+    num_blocks = *config.num_blocks;
+  } else if (at_start) {
+    // vLLM's accounting, measured instead of profiled (every activation buffer is allocated up front):
+    // the KV cache gets total x utilization minus what this process and others already hold.
+    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+    log::info("Model loading took {:.2f} GiB and {:.2f} seconds",
+              static_cast<double>(at_start->free - after_weights->free) / kGiB,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    MemoryUsage usage;
+    usage.runtime = at_start->total - at_start->free;
+    usage.weights = at_start->free - after_weights->free;
+    usage.activations = after_weights->free - after_model->free;
+    const auto kv = kv_cache_layout(model_config_, limits_, bits(backend_->compute_dtype()) / 8);
+    const auto plan = plan_memory(at_start->total, limits_.gpu_memory_utilization, usage, kv, limits_.max_model_len);
+    check_kv_capacity(plan);
+    num_blocks = plan.num_blocks;
+    log::info("Available KV cache memory: {:.2f} GiB", static_cast<double>(plan.kv_cache_bytes) / kGiB);
+    log::info("GPU KV cache size: {} tokens", format_thousands(static_cast<std::uint64_t>(plan.kv_tokens())));
+  } else {
+    num_blocks = static_cast<std::int64_t>(config.cpu_kv_cache_bytes /
+                                           (model_->kv_bytes_per_token() * static_cast<std::uint64_t>(block_size)));
+  }
   if (num_blocks * block_size < limits_.max_model_len)
     throw Error(fmt::format("the KV cache ({} blocks of {} tokens) cannot hold one sequence of the maximum model length "
                             "{}: use --max-model-len {} or less, or give the cache more room ({})",
@@ -106,7 +139,6 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
   kv_cache_ = model_->allocate_kv_cache(num_blocks, block_size);
   blocks_ = std::make_unique<BlockManager>(num_blocks, block_size, config.enable_prefix_caching);
   scheduler_ = std::make_unique<Scheduler>(SchedulerLimits{limits_.max_num_seqs, limits_.max_num_batched_tokens}, *blocks_);
-  logits_.resize(static_cast<std::size_t>(limits_.max_num_seqs * model_config_.vocab_size));
   log::info("# {} blocks: {}", backend_->name(), num_blocks);
   log::info("Maximum concurrency for {} tokens per request: {:.2f}x", limits_.max_model_len,
             static_cast<double>(num_blocks * block_size) / static_cast<double>(limits_.max_model_len));
@@ -237,6 +269,56 @@ void Engine::process_token(SequenceState& state, const SampledToken& sampled, Co
   if (finish) finish_sequence(state, *finish, update);
 }
 
+// Rows that need only a temperature are sampled where the logits are (on the GPU); the others, and all
+// rows on the CPU, by the host sampler. Each sequence draws from its own stream either way, so the
+// batch around it cannot change its tokens.
+std::vector<SampledToken> Engine::sample(const Tensor& logits, const std::vector<SequenceState*>& sequences) {
+  std::vector<SampledToken> sampled(sequences.size());
+  std::vector<Backend::DeviceSample> on_device;
+  std::vector<std::size_t> device_index, host_index;
+  std::vector<std::int32_t> host_rows;
+  for (std::size_t i = 0; i < sequences.size(); ++i) {
+    const SequenceState& state = *sequences[i];
+    const auto& p = state.request->params;
+    const bool simple = !p.logprobs && p.repetition_penalty == 1.0 && p.presence_penalty == 0.0 &&
+                        p.frequency_penalty == 0.0 && (p.top_k <= 0) && p.top_p >= 1.0 && p.min_p <= 0.0 &&
+                        state.num_output_tokens() >= p.min_tokens;
+    if (backend_->samples_on_device() && simple) {
+      on_device.push_back({static_cast<std::int32_t>(i), p.greedy() ? 0.0f : static_cast<float>(p.temperature),
+                           p.greedy() ? 0 : sequences[i]->rng()});
+      device_index.push_back(i);
+    } else {
+      host_rows.push_back(static_cast<std::int32_t>(i));
+      host_index.push_back(i);
+    }
+  }
+  if (!on_device.empty()) {
+    std::vector<Backend::DeviceSampled> results(on_device.size());
+    backend_->sample_on_device(logits, on_device, results);
+    for (std::size_t k = 0; k < results.size(); ++k) sampled[device_index[k]] = {results[k].token, results[k].logprob, 0, {}};
+  }
+  if (host_rows.empty()) return sampled;
+
+  const auto vocab = static_cast<std::size_t>(model_config_.vocab_size);
+  host_logits_.resize(host_rows.size() * vocab);
+  backend_->download_rows(logits, host_rows, host_logits_);
+#pragma omp parallel for schedule(dynamic)
+  for (std::size_t k = 0; k < host_rows.size(); ++k) {
+    SequenceState& state = *sequences[host_index[k]];
+    const auto& params = state.request->params;
+    std::vector<TokenId> banned;
+    if (state.num_output_tokens() < params.min_tokens) {
+      banned = eos_ids_;
+      banned.insert(banned.end(), params.stop_token_ids.begin(), params.stop_token_ids.end());
+    }
+    const auto prompt = std::span<const TokenId>(state.tokens).first(static_cast<std::size_t>(state.prompt_len));
+    const auto output = std::span<const TokenId>(state.tokens).subspan(static_cast<std::size_t>(state.prompt_len));
+    sampled[host_index[k]] = sample_token(std::span<float>(host_logits_).subspan(k * vocab, vocab),
+                                          SamplingContext{params, prompt, output, banned, state.rng});
+  }
+  return sampled;
+}
+
 std::vector<RequestOutput> Engine::step() {
   std::map<Request*, RequestOutput> outputs;
   auto update_for = [&](SequenceState& state) -> CompletionUpdate& {
@@ -285,26 +367,9 @@ std::vector<RequestOutput> Engine::step() {
         sampling.push_back(static_cast<SequenceState*>(sequence));
       }
     }
-    model_->forward(batch_, kv_cache_, logits_);
+    const Tensor logits = model_->forward(batch_, kv_cache_);
     for (const auto& [sequence, new_tokens] : scheduled) sequence->num_computed_tokens += new_tokens;
-
-    // Each sequence samples from its own random stream, so the order here cannot change results.
-    std::vector<SampledToken> sampled(sampling.size());
-    const std::int64_t vocab = model_config_.vocab_size;
-#pragma omp parallel for schedule(dynamic)
-    for (std::size_t i = 0; i < sampling.size(); ++i) {
-      SequenceState& state = *sampling[i];
-      const auto& params = state.request->params;
-      std::vector<TokenId> banned;
-      if (state.num_output_tokens() < params.min_tokens) {
-        banned = eos_ids_;
-        banned.insert(banned.end(), params.stop_token_ids.begin(), params.stop_token_ids.end());
-      }
-      const auto prompt = std::span<const TokenId>(state.tokens).first(static_cast<std::size_t>(state.prompt_len));
-      const auto output = std::span<const TokenId>(state.tokens).subspan(static_cast<std::size_t>(state.prompt_len));
-      sampled[i] = sample_token(std::span<float>(logits_).subspan(i * static_cast<std::size_t>(vocab), static_cast<std::size_t>(vocab)),
-                                SamplingContext{params, prompt, output, banned, state.rng});
-    }
+    const auto sampled = sample(logits, sampling);
     for (std::size_t i = 0; i < sampling.size(); ++i) process_token(*sampling[i], sampled[i], update_for(*sampling[i]));
   }
 

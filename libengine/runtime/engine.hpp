@@ -3,6 +3,7 @@
 #include "backend/backend.hpp"
 #include "model/decoder_model.hpp"
 #include "model/model_config.hpp"
+#include "model/model_weights.hpp"
 #include "runtime/block_manager.hpp"
 #include "runtime/engine_limits.hpp"
 #include "runtime/request_output.hpp"
@@ -24,6 +25,7 @@ struct EngineConfig {
   std::string dtype = "auto";  // the CUDA backend's compute type, as vLLM's --dtype (the CPU computes in f32)
   EngineLimits limits;  // zero fields are filled as vLLM fills them
   std::optional<std::int64_t> num_blocks;  // vLLM's --num-gpu-blocks-override
+  LoadFormat load_format = LoadFormat::checkpoint;
   std::uint64_t cpu_kv_cache_bytes = 4ull << 30;  // vLLM's VLLM_CPU_KVCACHE_SPACE default
   bool enable_prefix_caching = true;
   std::optional<RopeScaling> rope_scaling;  // replaces config.json's
@@ -53,6 +55,7 @@ class Engine {
   const EngineLimits& limits() const { return limits_; }
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }
   std::int64_t num_kv_blocks() const { return blocks_->num_blocks(); }
+  DType compute_dtype() const { return backend_->compute_dtype(); }
   const std::vector<TokenId>& eos_token_ids() const { return eos_ids_; }
 
   // Throws llmctl::Error (vLLM's wording) for a request the engine cannot run. Safe to call from any
@@ -71,6 +74,7 @@ class Engine {
   struct Request;
   struct SequenceState;
 
+  std::vector<SampledToken> sample(const Tensor& logits, const std::vector<SequenceState*>& sequences);
   void finish_sequence(SequenceState& state, FinishReason reason, CompletionUpdate& update);
   void process_token(SequenceState& state, const SampledToken& sampled, CompletionUpdate& update);
 
@@ -88,7 +92,7 @@ class Engine {
   std::uint64_t engine_seed_;
   SequenceId next_sequence_id_ = 1;
   StepBatch batch_;
-  std::vector<float> logits_;
+  std::vector<float> host_logits_;  // rows the host sampler needs
 };
 
 }  // namespace llmctl::engine

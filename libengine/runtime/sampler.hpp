@@ -17,7 +17,7 @@ struct TokenLogprob {
 struct SampledToken {
   TokenId token;
   float logprob;  // of `token`, from the raw logits
-  std::int64_t rank;  // 1 for the most likely token of the raw logits
+  std::int64_t rank;  // 1 for the most likely token of the raw logits; 0 where not computed (GPU sampling)
   std::vector<TokenLogprob> top_logprobs;  // params.logprobs entries, most likely first; empty when unset
 };
 

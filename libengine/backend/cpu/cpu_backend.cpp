@@ -55,8 +55,20 @@ void CpuBackend::upload(const Tensor& destination, std::int64_t first_row, const
                    destination.data + static_cast<std::size_t>(first_row) * destination.row_bytes(), elements);
 }
 
+void CpuBackend::fill_uniform(const Tensor& tensor, std::uint64_t seed, float low, float high) {
+  float* data = tensor.as<float>();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < tensor.elements(); ++i) data[i] = uniform_at(seed, static_cast<std::uint64_t>(i), low, high);
+}
+
 void CpuBackend::download(const Tensor& source, std::span<float> destination) {
   std::memcpy(destination.data(), source.data, std::min(destination.size_bytes(), source.bytes()));
+}
+
+void CpuBackend::download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) {
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(destination.data() + i * static_cast<std::size_t>(source.cols),
+                source.data + static_cast<std::size_t>(rows[i]) * source.row_bytes(), source.row_bytes());
 }
 
 void CpuBackend::embed(const Tensor& table, const StepBatch& batch, const Tensor& out) {

@@ -15,6 +15,11 @@ class CpuBackend final : public Backend {
   Tensor allocate(DType dtype, std::int64_t rows, std::int64_t cols) override;
   void upload(const Tensor& destination, std::int64_t first_row, const HostTensor& source) override;
   void download(const Tensor& source, std::span<float> destination) override;
+  void fill_uniform(const Tensor& tensor, std::uint64_t seed, float low, float high) override;
+  std::optional<MemoryInfo> memory_info() const override { return std::nullopt; }
+  bool samples_on_device() const override { return false; }
+  void sample_on_device(const Tensor&, std::span<const DeviceSample>, std::span<DeviceSampled>) override {}
+  void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) override;
   void prepare_step(const StepBatch&) override {}
 
   void embed(const Tensor& table, const StepBatch& batch, const Tensor& out) override;

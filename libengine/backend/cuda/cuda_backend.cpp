@@ -55,7 +55,8 @@ CudaBackend::CudaBackend(DType compute_dtype) : compute_dtype_(compute_dtype), s
 
 CudaBackend::~CudaBackend() {
   gemm_.reset();
-  for (auto* array : {&token_ids_, &positions_, &slots_, &token_sequence_, &context_lens_, &block_tables_, &logit_rows_})
+  for (auto* array : {&token_ids_, &positions_, &slots_, &token_sequence_, &context_lens_, &block_tables_, &logit_rows_,
+                      &sample_requests_, &sample_results_})
     if (array->data) cudaFree(array->data);
   if (stream_) cudaStreamDestroy(stream_);
 }
@@ -88,18 +89,59 @@ void CudaBackend::download(const Tensor& source, std::span<float> destination) {
   check(cudaStreamSynchronize(stream_), "the step");
 }
 
-template <typename T>
-const T* CudaBackend::copy_to_device(DeviceArray& array, const std::vector<T>& values) {
-  const std::size_t bytes = std::max<std::size_t>(values.size() * sizeof(T), 1);
+void CudaBackend::fill_uniform(const Tensor& tensor, std::uint64_t seed, float low, float high) {
+  run([&] { kernels::fill_uniform(element(tensor.dtype), tensor.data, tensor.elements(), seed, low, high, stream_); });
+  check(cudaStreamSynchronize(stream_), "fill_uniform");
+}
+
+std::optional<Backend::MemoryInfo> CudaBackend::memory_info() const {
+  std::size_t free_bytes = 0, total_bytes = 0;
+  check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+  return MemoryInfo{free_bytes, total_bytes};
+}
+
+void CudaBackend::sample_on_device(const Tensor& logits, std::span<const DeviceSample> rows,
+                                   std::span<DeviceSampled> out) {
+  if (rows.empty()) return;
+  static_assert(sizeof(DeviceSample) == sizeof(kernels::SampleRequest) && sizeof(DeviceSampled) == sizeof(kernels::SampleResult));
+  sample_staging_.assign(rows.begin(), rows.end());
+  const auto* device_requests = reinterpret_cast<const kernels::SampleRequest*>(copy_to_device(sample_requests_, sample_staging_));
+  auto* device_results = static_cast<kernels::SampleResult*>(reserve(sample_results_, rows.size() * sizeof(DeviceSampled)));
+  run([&] {
+    kernels::sample_rows(logits.as<const float>(), logits.cols, device_requests, static_cast<std::int64_t>(rows.size()),
+                         device_results, stream_);
+  });
+  check(cudaMemcpyAsync(out.data(), device_results, rows.size() * sizeof(DeviceSampled), cudaMemcpyDeviceToHost, stream_),
+        "sampled tokens");
+  check(cudaStreamSynchronize(stream_), "sampling");
+}
+
+void CudaBackend::download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) {
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    check(cudaMemcpyAsync(destination.data() + i * static_cast<std::size_t>(source.cols),
+                          source.data + static_cast<std::size_t>(rows[i]) * source.row_bytes(), source.row_bytes(),
+                          cudaMemcpyDeviceToHost, stream_),
+          "download");
+  check(cudaStreamSynchronize(stream_), "the step");
+}
+
+void* CudaBackend::reserve(DeviceArray& array, std::size_t bytes) {
+  bytes = std::max<std::size_t>(bytes, 1);
   if (bytes > array.capacity) {
     check(cudaStreamSynchronize(stream_), "the step");  // the old array may still be read
     if (array.data) cudaFree(array.data);
+    array.data = nullptr;
     array.capacity = std::max(bytes, 2 * array.capacity);
     check(cudaMalloc(&array.data, array.capacity), "cudaMalloc (step metadata)");
   }
-  check(cudaMemcpyAsync(array.data, values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice, stream_),
-        "step metadata");
-  return static_cast<const T*>(array.data);
+  return array.data;
+}
+
+template <typename T>
+const T* CudaBackend::copy_to_device(DeviceArray& array, const std::vector<T>& values) {
+  void* data = reserve(array, values.size() * sizeof(T));
+  check(cudaMemcpyAsync(data, values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice, stream_), "step metadata");
+  return static_cast<const T*>(data);
 }
 
 void CudaBackend::prepare_step(const StepBatch& batch) {

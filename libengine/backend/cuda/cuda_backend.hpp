@@ -27,6 +27,11 @@ class CudaBackend final : public Backend {
   Tensor allocate(DType dtype, std::int64_t rows, std::int64_t cols) override;
   void upload(const Tensor& destination, std::int64_t first_row, const HostTensor& source) override;
   void download(const Tensor& source, std::span<float> destination) override;
+  void fill_uniform(const Tensor& tensor, std::uint64_t seed, float low, float high) override;
+  std::optional<MemoryInfo> memory_info() const override;
+  bool samples_on_device() const override { return true; }
+  void sample_on_device(const Tensor& logits, std::span<const DeviceSample> rows, std::span<DeviceSampled> out) override;
+  void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) override;
   void prepare_step(const StepBatch& batch) override;
 
   void embed(const Tensor& table, const StepBatch& batch, const Tensor& out) override;
@@ -50,6 +55,7 @@ class CudaBackend final : public Backend {
     void* data = nullptr;
     std::size_t capacity = 0;
   };
+  void* reserve(DeviceArray& array, std::size_t bytes);  // grows the array when a step needs more room
   template <typename T>
   const T* copy_to_device(DeviceArray& array, const std::vector<T>& values);
 
@@ -57,7 +63,9 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<kernels::Gemm> gemm_;
   DeviceArray token_ids_, positions_, slots_, token_sequence_, context_lens_, block_tables_, logit_rows_;
+  DeviceArray sample_requests_, sample_results_;
   std::vector<std::int32_t> token_sequence_host_;
+  std::vector<DeviceSample> sample_staging_;
   std::vector<std::byte> staging_;  // host-side conversion of uploads
   struct StepPointers;
   std::unique_ptr<StepPointers> step_;

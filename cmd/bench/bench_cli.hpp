@@ -1,0 +1,36 @@
+#pragma once
+
+#include "common/cli.hpp"
+#include "runtime/engine.hpp"
+
+#include <string>
+
+namespace llmctl::cli {
+
+struct BenchOptions {
+  std::string model;
+  bool latency = false;  // vllm bench latency instead of vllm bench throughput
+  std::int64_t input_len = 0;
+  std::int64_t output_len = 128;
+  int num_prompts = 1000;
+  int n = 1;
+  std::string dataset_name = "random";
+  double random_range_ratio = 0.0;
+  std::uint64_t seed = 0;
+  std::string load_format = "auto";
+  std::string output_json;
+  int batch_size = 8;        // latency
+  int num_iters_warmup = 10;  // latency
+  int num_iters = 30;         // latency
+  std::optional<std::int64_t> num_gpu_blocks_override;
+  bool no_enable_prefix_caching = false;
+  engine::EngineConfig engine;
+};
+
+class BenchCommand : public Command {
+ public:
+  BenchCommand();
+  BenchOptions options;
+};
+
+}  // namespace llmctl::cli

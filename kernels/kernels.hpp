@@ -44,10 +44,30 @@ void rotary(Element e, void* qkv, std::int64_t row_width, const Heads& heads, co
             cudaStream_t stream);
 void write_kv(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, void* keys, void* values,
               const StepView& step, cudaStream_t stream);
-// Causal attention of each token over its sequence's cached keys and values (a window when > 0).
+// Causal attention of the tokens `token_rows` (count of them) over their sequences' cached keys and
+// values (a window when > 0): one block per token and head, for decode tokens.
 void paged_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys,
-                     const void* values, const StepView& step, float scale, std::int64_t sliding_window, void* out,
-                     cudaStream_t stream);
+                     const void* values, const StepView& step, const std::int32_t* token_rows, std::int64_t count,
+                     float scale, std::int64_t sliding_window, void* out, cudaStream_t stream);
+
+// 64 query rows of one sequence's prefill chunk, where a chunk of n tokens has n x (q heads per kv head)
+// rows: (token, q head) pairs of one kv head, flattened token-major.
+struct PrefillTile {
+  std::int32_t sequence;
+  std::int32_t first_token;  // the chunk's first row of the step
+  std::int32_t count;        // tokens in the chunk
+  std::int32_t first_flat;   // the tile's first flattened row
+};
+// The number of tiles of a chunk of `tokens` tokens.
+inline std::int32_t prefill_tiles(std::int32_t tokens, const Heads& heads) {
+  return (tokens * (heads.q_heads / heads.kv_heads) + 63) / 64;
+}
+// The same attention for prefill chunks on the tensor cores, one block per tile and kv head. Head dims 64
+// and 128 (prefill_attention_supports).
+bool prefill_attention_supports(int head_dim);
+void prefill_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys,
+                       const void* values, const StepView& step, const PrefillTile* tiles, std::int64_t count, float scale,
+                       std::int64_t sliding_window, void* out, cudaStream_t stream);
 void silu_mul(Element e, const void* gate_up, std::int64_t rows, std::int64_t width, void* out, cudaStream_t stream);
 // tensor[i] = uniform_at(seed, i, low, high) of libengine/backend/backend.cpp (the same hash).
 void fill_uniform(Element e, void* tensor, std::int64_t count, std::uint64_t seed, float low, float high,

@@ -1,8 +1,7 @@
-// Causal attention over the paged KV cache, for prefill and decode alike: one block of four warps per
-// (token, q head); each warp walks a quarter of the token's context with an online softmax (lanes split
-// the head dimension), and the four partial results are merged at the end. Correct for any mix of
-// prefill chunks, prefix-cache hits and decodes; the fast prefill and split-KV decode kernels replace it
-// for speed.
+// Causal attention over the paged KV cache for single tokens (decodes, and every token where the
+// tensor-core prefill kernel does not apply): one block of four warps per (token, q head); each warp
+// walks a quarter of the token's context with an online softmax (lanes split the head dimension), and
+// the four partial results are merged at the end.
 #include "common.cuh"
 
 #include <cfloat>
@@ -15,8 +14,8 @@ constexpr int kWarps = 4;
 template <typename T, int kPerLane>
 __global__ void __launch_bounds__(kWarps * 32)
     paged_attention_kernel(const T* qkv, std::int64_t row_width, Heads heads, const T* keys, const T* values, StepView step,
-                           float scale, std::int64_t window, T* out) {
-  const std::int64_t t = blockIdx.x;
+                           const std::int32_t* token_rows, float scale, std::int64_t window, T* out) {
+  const std::int64_t t = token_rows[blockIdx.x];
   const int h = blockIdx.y;
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
@@ -90,29 +89,31 @@ __global__ void __launch_bounds__(kWarps * 32)
 
 template <typename T, int kPerLane>
 void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys, const void* values,
-            const StepView& step, float scale, std::int64_t window, void* out, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(step.num_tokens), static_cast<unsigned>(heads.q_heads));
+            const StepView& step, const std::int32_t* token_rows, std::int64_t count, float scale, std::int64_t window,
+            void* out, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>(heads.q_heads));
   paged_attention_kernel<T, kPerLane><<<grid, kWarps * 32, 0, stream>>>(
       static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys), static_cast<const T*>(values), step,
-      scale, window, static_cast<T*>(out));
+      token_rows, scale, window, static_cast<T*>(out));
 }
 
 }  // namespace
 
 void paged_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys,
-                     const void* values, const StepView& step, float scale, std::int64_t sliding_window, void* out,
-                     cudaStream_t stream) {
+                     const void* values, const StepView& step, const std::int32_t* token_rows, std::int64_t count,
+                     float scale, std::int64_t sliding_window, void* out, cudaStream_t stream) {
+  if (count == 0) return;
   if (heads.head_dim > 256 || heads.q_heads % heads.kv_heads != 0)
     throw std::runtime_error("paged_attention: head_dim above 256 or q heads not a multiple of kv heads");
   LLMCTL_DISPATCH(e, {
     if (heads.head_dim <= 32)
-      launch<T, 1>(qkv, row_width, heads, keys, values, step, scale, sliding_window, out, stream);
+      launch<T, 1>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, stream);
     else if (heads.head_dim <= 64)
-      launch<T, 2>(qkv, row_width, heads, keys, values, step, scale, sliding_window, out, stream);
+      launch<T, 2>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, stream);
     else if (heads.head_dim <= 128)
-      launch<T, 4>(qkv, row_width, heads, keys, values, step, scale, sliding_window, out, stream);
+      launch<T, 4>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, stream);
     else
-      launch<T, 8>(qkv, row_width, heads, keys, values, step, scale, sliding_window, out, stream);
+      launch<T, 8>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, stream);
   })
   check_launch("paged_attention");
 }

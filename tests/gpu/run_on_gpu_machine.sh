@@ -16,6 +16,7 @@ step() { echo "== $*"; "$@" || { echo "FAILED: $*"; status=1; }; }
 step nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 step unit_tests
 step gpu_runtime_test
+step gpu_attention_test
 step gpu_engine_test
 step bash tests/integration/test_inspect_tokenizer.sh .gpu/bin . "$LLMCTL_TOKENIZER_DIR"
 step bash tests/integration/test_generate.sh .gpu/bin .

@@ -41,27 +41,46 @@ __global__ void __launch_bounds__(kWarps * 32)
   const std::int64_t chunk = (count + kWarps - 1) / kWarps;
   const std::int64_t begin = first + warp * chunk;
   const std::int64_t end = min(position + 1, begin + chunk);
-  for (std::int64_t j = begin; j < end; ++j) {
-    const std::int64_t slot = static_cast<std::int64_t>(table[j / step.block_size]) * step.block_size + j % step.block_size;
-    const T* k = keys + slot * kv_width + static_cast<std::int64_t>(kv_head) * dim;
-    const T* v = values + slot * kv_width + static_cast<std::int64_t>(kv_head) * dim;
-    float dot = 0.0f;
+  // Keys in groups of kUnroll: their loads are independent, so they are all in flight at once.
+  constexpr int kUnroll = 4;
+  for (std::int64_t j0 = begin; j0 < end; j0 += kUnroll) {
+    float k_values[kUnroll][kPerLane];
+    float v_values[kUnroll][kPerLane];
 #pragma unroll
-    for (int i = 0; i < kPerLane; ++i) {
-      const int d = lane + 32 * i;
-      if (d < dim) dot += q[i] * to_float(k[d]);
-    }
-    for (int offset = 16; offset > 0; offset /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
-    const float m_new = fmaxf(m, dot);
-    const float correction = __expf(m - m_new);
-    const float p = __expf(dot - m_new);
-    l = l * correction + p;
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::int64_t j = min(j0 + u, end - 1);  // a repeated last key is masked below
+      const std::int64_t slot = static_cast<std::int64_t>(table[j / step.block_size]) * step.block_size + j % step.block_size;
+      const T* k = keys + slot * kv_width + static_cast<std::int64_t>(kv_head) * dim;
+      const T* v = values + slot * kv_width + static_cast<std::int64_t>(kv_head) * dim;
 #pragma unroll
-    for (int i = 0; i < kPerLane; ++i) {
-      const int d = lane + 32 * i;
-      acc[i] = acc[i] * correction + (d < dim ? p * to_float(v[d]) : 0.0f);
+      for (int i = 0; i < kPerLane; ++i) {
+        const int d = lane + 32 * i;
+        k_values[u][i] = d < dim ? to_float(k[d]) : 0.0f;
+        v_values[u][i] = d < dim ? to_float(v[d]) : 0.0f;
+      }
     }
-    m = m_new;
+    float dots[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      dots[u] = 0.0f;
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) dots[u] += q[i] * k_values[u][i];
+    }
+#pragma unroll
+    for (int offset = 16; offset > 0; offset /= 2)
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) dots[u] += __shfl_xor_sync(0xffffffffu, dots[u], offset);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      if (j0 + u >= end) break;
+      const float m_new = fmaxf(m, dots[u]);
+      const float correction = __expf(m - m_new);
+      const float p = __expf(dots[u] - m_new);
+      l = l * correction + p;
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) acc[i] = acc[i] * correction + p * v_values[u][i];
+      m = m_new;
+    }
   }
 
   // Merge the warps' partial softmaxes.

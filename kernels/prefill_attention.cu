@@ -19,15 +19,24 @@ constexpr int kQueryTile = 64;
 constexpr int kKeyTile = 64;
 constexpr int kWarps = 4;
 constexpr int kRowsPerWarp = kQueryTile / kWarps;  // 16
+// Shared-memory rows are padded (16 bytes for 16-bit tiles, 16 bytes for f32 ones), so that the 16 rows
+// a matrix fragment reads start on different banks instead of all on bank 0.
+constexpr int kScoreStride = kKeyTile + 4;  // f32 S
+constexpr int kProbStride = kKeyTile + 8;   // 16-bit P
+__host__ __device__ constexpr int tile_stride(int dim) { return dim + 8; }   // 16-bit Q, K, V
+__host__ __device__ constexpr int output_stride(int dim) { return dim + 4; }  // f32 O and PV
 
 struct SharedLayout {
   int dim;
-  __host__ __device__ std::size_t queries() const { return 0; }                                         // T [kQueryTile][dim]
-  __host__ __device__ std::size_t keys() const { return kQueryTile * dim * 2; }                         // T [kKeyTile][dim]
-  __host__ __device__ std::size_t values() const { return keys() + kKeyTile * dim * 2; }                 // T [kKeyTile][dim]
-  __host__ __device__ std::size_t warp(int w) const { return values() + kKeyTile * dim * 2 + w * per_warp(); }
-  // per warp: S f32 [16][64], P T [16][64], O f32 [16][dim], PV f32 [16][dim], max/sum f32 [16] each
-  __host__ __device__ std::size_t per_warp() const { return 16 * 64 * 4 + 16 * 64 * 2 + 2 * 16 * dim * 4 + 2 * 16 * 4; }
+  // Q, K and V tiles, then per warp: S, P, O, PV and the rows' running max and sum (32-byte aligned
+  // offsets throughout, as wmma wants).
+  __host__ __device__ std::size_t queries() const { return 0; }
+  __host__ __device__ std::size_t keys() const { return kQueryTile * tile_stride(dim) * 2; }
+  __host__ __device__ std::size_t values() const { return keys() + kKeyTile * tile_stride(dim) * 2; }
+  __host__ __device__ std::size_t warp(int w) const { return values() + kKeyTile * tile_stride(dim) * 2 + w * per_warp(); }
+  __host__ __device__ std::size_t probabilities() const { return 16 * kScoreStride * 4; }
+  __host__ __device__ std::size_t output() const { return probabilities() + 16 * kProbStride * 2; }
+  __host__ __device__ std::size_t per_warp() const { return output() + 2 * 16 * output_stride(dim) * 4 + 2 * 16 * 4; }
   __host__ __device__ std::size_t total() const { return warp(kWarps); }
 };
 
@@ -49,10 +58,11 @@ __global__ void __launch_bounds__(kWarps * 32)
   T* v_tile = reinterpret_cast<T*>(shared + layout.values());
   unsigned char* mine = shared + layout.warp(warp);
   float* s_tile = reinterpret_cast<float*>(mine);
-  T* p_tile = reinterpret_cast<T*>(mine + 16 * 64 * 4);
-  float* o_acc = reinterpret_cast<float*>(mine + 16 * 64 * 6);
-  float* pv = o_acc + 16 * kDim;
-  float* row_max = pv + 16 * kDim;
+  T* p_tile = reinterpret_cast<T*>(mine + layout.probabilities());
+  float* o_acc = reinterpret_cast<float*>(mine + layout.output());
+  constexpr int kQ = tile_stride(kDim), kO = output_stride(kDim);
+  float* pv = o_acc + 16 * kO;
+  float* row_max = pv + 16 * kO;
   float* row_sum = row_max + 16;
 
   // Flat row f of the chunk is token f / group, q head kv_head * group + f % group. Rows past the chunk
@@ -71,10 +81,10 @@ __global__ void __launch_bounds__(kWarps * 32)
       const std::int64_t head = static_cast<std::int64_t>(kv_head) * group + flat % group;
       value = reinterpret_cast<const int4*>(qkv + token * row_width + head * kDim)[part];
     }
-    reinterpret_cast<int4*>(q_tile + row * kDim)[part] = value;
+    reinterpret_cast<int4*>(q_tile + row * kQ)[part] = value;
   }
   const int first_row = warp * kRowsPerWarp;
-  for (int i = lane; i < 16 * kDim; i += 32) o_acc[i] = 0.0f;
+  for (int i = lane; i < 16 * kO; i += 32) o_acc[i] = 0.0f;
   if (lane < 16) {
     row_max[lane] = -FLT_MAX;
     row_sum[lane] = 0.0f;
@@ -82,7 +92,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   __syncthreads();
   wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> q[kDim / 16];
 #pragma unroll
-  for (int k = 0; k < kDim / 16; ++k) wmma::load_matrix_sync(q[k], q_tile + first_row * kDim + k * 16, kDim);
+  for (int k = 0; k < kDim / 16; ++k) wmma::load_matrix_sync(q[k], q_tile + first_row * kQ + k * 16, kQ);
 
   const std::int64_t first_key = window > 0 ? max(static_cast<std::int64_t>(0), first_position - window + 1) : 0;
   const std::int64_t key_start = (first_key / kKeyTile) * kKeyTile;
@@ -98,8 +108,8 @@ __global__ void __launch_bounds__(kWarps * 32)
         kv_k = reinterpret_cast<const int4*>(keys + slot * kv_width + static_cast<std::int64_t>(kv_head) * kDim)[part];
         kv_v = reinterpret_cast<const int4*>(values + slot * kv_width + static_cast<std::int64_t>(kv_head) * kDim)[part];
       }
-      reinterpret_cast<int4*>(k_tile + key * kDim)[part] = kv_k;
-      reinterpret_cast<int4*>(v_tile + key * kDim)[part] = kv_v;
+      reinterpret_cast<int4*>(k_tile + key * kQ)[part] = kv_k;
+      reinterpret_cast<int4*>(v_tile + key * kQ)[part] = kv_v;
     }
     __syncthreads();
 
@@ -111,10 +121,10 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
       for (int k = 0; k < kDim / 16; ++k) {
         wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> kt;
-        wmma::load_matrix_sync(kt, k_tile + n * 16 * kDim + k * 16, kDim);
+        wmma::load_matrix_sync(kt, k_tile + n * 16 * kQ + k * 16, kQ);
         wmma::mma_sync(s, q[k], kt, s);
       }
-      wmma::store_matrix_sync(s_tile + n * 16, s, 64, wmma::mem_row_major);
+      wmma::store_matrix_sync(s_tile + n * 16, s, kScoreStride, wmma::mem_row_major);
     }
     __syncwarp();
 
@@ -122,7 +132,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     {
       const int r = lane / 2, half = lane % 2;
       const std::int64_t position = chunk_position + (tile.first_flat + first_row + r) / group;
-      float* s_row = s_tile + r * 64 + half * 32;
+      float* s_row = s_tile + r * kScoreStride + half * 32;
       float tile_max = -FLT_MAX;
       for (int c = 0; c < 32; ++c) {
         const std::int64_t j = key0 + half * 32 + c;
@@ -135,7 +145,7 @@ __global__ void __launch_bounds__(kWarps * 32)
       const float new_max = fmaxf(old_max, tile_max);
       const float alpha = __expf(old_max - new_max);
       float sum = 0.0f;
-      T* p_row = p_tile + r * 64 + half * 32;
+      T* p_row = p_tile + r * kProbStride + half * 32;
       for (int c = 0; c < 32; ++c) {
         const float p = s_row[c] == -FLT_MAX ? 0.0f : __expf(s_row[c] - new_max);
         sum += p;
@@ -148,7 +158,7 @@ __global__ void __launch_bounds__(kWarps * 32)
         row_sum[r] = row_sum[r] * alpha + sum;
       }
       // Rescale this row's output by alpha (each lane half of the columns).
-      for (int d = half * (kDim / 2); d < (half + 1) * (kDim / 2); ++d) o_acc[r * kDim + d] *= alpha;
+      for (int d = half * (kDim / 2); d < (half + 1) * (kDim / 2); ++d) o_acc[r * kO + d] *= alpha;
     }
     __syncwarp();
 
@@ -161,25 +171,26 @@ __global__ void __launch_bounds__(kWarps * 32)
       for (int k = 0; k < kKeyTile / 16; ++k) {
         wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> p;
         wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> v;
-        wmma::load_matrix_sync(p, p_tile + k * 16, 64);
-        wmma::load_matrix_sync(v, v_tile + k * 16 * kDim + n * 16, kDim);
+        wmma::load_matrix_sync(p, p_tile + k * 16, kProbStride);
+        wmma::load_matrix_sync(v, v_tile + k * 16 * kQ + n * 16, kQ);
         wmma::mma_sync(acc, p, v, acc);
       }
-      wmma::store_matrix_sync(pv + n * 16, acc, kDim, wmma::mem_row_major);
+      wmma::store_matrix_sync(pv + n * 16, acc, kO, wmma::mem_row_major);
     }
     __syncwarp();
-    for (int i = lane; i < 16 * kDim; i += 32) o_acc[i] += pv[i];
+    for (int i = lane; i < 16 * kO; i += 32) o_acc[i] += pv[i];
     __syncwarp();
   }
 
   // Write the rows this warp owns.
   for (int i = lane; i < 16 * kDim; i += 32) {
     const int r = i / kDim, d = i % kDim;
+    const float value = o_acc[r * kO + d];
     const std::int64_t flat = tile.first_flat + first_row + r;
     if (flat >= rows) continue;
     const std::int64_t token = tile.first_token + flat / group;
     const std::int64_t head = static_cast<std::int64_t>(kv_head) * group + flat % group;
-    out[(token * heads.q_heads + head) * kDim + d] = from_float<T>(o_acc[i] / row_sum[r]);
+    out[(token * heads.q_heads + head) * kDim + d] = from_float<T>(value / row_sum[r]);
   }
 }
 

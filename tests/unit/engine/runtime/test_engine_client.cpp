@@ -71,7 +71,10 @@ TEST_CASE("bad requests are refused in the submitting thread; request ids are un
   SamplingParams bad;
   bad.top_p = 0.0;
   CHECK_THROWS_WITH_AS(client.submit({1}, bad), Contains("top_p must be in (0, 1]"), llmctl::Error);
-  auto first = client.submit({1, 2}, greedy_params(30, 0), "same");
+  // The first request runs to the model's length (hundreds of steps), so it is still running when the
+  // second arrives; a short one could finish first and free its id, as it should.
+  auto first = client.submit({1, 2}, greedy_params(510, 0), "same");
   CHECK_THROWS_WITH_AS(client.submit({1, 2}, greedy_params(2, 0), "same"), Contains("already in use"), llmctl::Error);
-  collect(*first);
+  client.abort("same");
+  CHECK(collect(*first).finish_reason == FinishReason::abort);
 }

@@ -2,6 +2,7 @@
 
 #include "gemm.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -19,7 +20,6 @@ double time_runs(cudaStream_t stream, int runs, F&& work) {
   check(cudaEventCreate(&start), "cudaEventCreate");
   check(cudaEventCreate(&stop), "cudaEventCreate");
   work();
-  float best = 0.0f;
   float times[16] = {};
   for (int i = 0; i < runs; ++i) {
     check(cudaEventRecord(start, stream), "cudaEventRecord");
@@ -28,13 +28,10 @@ double time_runs(cudaStream_t stream, int runs, F&& work) {
     check(cudaEventSynchronize(stop), "cudaEventSynchronize");
     check(cudaEventElapsedTime(&times[i], start, stop), "cudaEventElapsedTime");
   }
-  // insertion sort of at most 16 values, then the median
-  for (int i = 1; i < runs; ++i)
-    for (int j = i; j > 0 && times[j] < times[j - 1]; --j) std::swap(times[j], times[j - 1]);
-  best = times[runs / 2];
+  std::sort(times, times + runs);
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  return static_cast<double>(best) / 1000.0;
+  return static_cast<double>(times[runs / 2]) / 1000.0;
 }
 
 }  // namespace

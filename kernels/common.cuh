@@ -34,6 +34,14 @@ inline void check_launch(const char* what) {
     __VA_ARGS__                       \
   }
 
+// splitmix64, as libengine/common/splitmix.hpp computes it on the host: the two must agree.
+constexpr std::uint64_t kSplitmixGamma = 0x9e3779b97f4a7c15ull;
+inline __device__ std::uint64_t splitmix64(std::uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 // The sum of `value` over the block (blockDim.x a multiple of 32, at most 1024), returned to every thread.
 inline __device__ float block_sum(float value) {
   __shared__ float partial[32];

@@ -117,10 +117,7 @@ template <typename T>
 __global__ void fill_uniform_kernel(T* tensor, std::int64_t count, std::uint64_t seed, float low, float high) {
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    std::uint64_t x = seed * 0x9e3779b97f4a7c15ull + static_cast<std::uint64_t>(i);  // splitmix64
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    x ^= x >> 31;
+    const std::uint64_t x = splitmix64(seed * kSplitmixGamma + static_cast<std::uint64_t>(i));  // as uniform_at()
     tensor[i] = from_float<T>(low + (high - low) * static_cast<float>(x >> 40) * 0x1.0p-24f);
   }
 }

@@ -10,10 +10,7 @@ namespace {
 constexpr int kThreads = 1024;
 
 __device__ float uniform(std::uint64_t seed, std::uint64_t index) {  // in (0, 1)
-  std::uint64_t x = seed ^ (index * 0x9e3779b97f4a7c15ull);
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  x ^= x >> 31;
+  const std::uint64_t x = splitmix64(seed ^ (index * kSplitmixGamma));
   return (static_cast<float>(x >> 40) + 0.5f) * 0x1.0p-24f;
 }
 

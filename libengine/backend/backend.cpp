@@ -5,16 +5,14 @@
 #include "backend/cuda/cuda_backend.hpp"
 #endif
 #include "common/error.hpp"
+#include "common/splitmix.hpp"
 
 #include <fmt/format.h>
 
 namespace llmctl::engine {
 
 float uniform_at(std::uint64_t seed, std::uint64_t index, float low, float high) {
-  std::uint64_t x = seed * 0x9e3779b97f4a7c15ull + index;  // splitmix64
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  x ^= x >> 31;
+  const std::uint64_t x = splitmix64(seed * kSplitmixGamma + index);
   return low + (high - low) * static_cast<float>(x >> 40) * 0x1.0p-24f;
 }
 

@@ -1,5 +1,7 @@
 #include "runtime/block_manager.hpp"
 
+#include "common/splitmix.hpp"
+
 #include <fmt/format.h>
 
 #include <random>
@@ -8,12 +10,7 @@
 namespace llmctl::engine {
 namespace {
 
-std::uint64_t mix(std::uint64_t x) {  // splitmix64's finalizer
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+std::uint64_t mix(std::uint64_t x) { return splitmix64(x + kSplitmixGamma); }
 
 }  // namespace
 

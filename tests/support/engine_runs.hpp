@@ -54,7 +54,8 @@ inline std::map<std::string, Choice> run_to_completion(engine::Engine& engine) {
   return choices;
 }
 
-inline engine::SamplingParams greedy_params(int max_tokens, int logprobs = 5) {
+// Greedy, EOS ignored, top-`logprobs` logprobs (none with nullopt).
+inline engine::SamplingParams greedy_params(int max_tokens, std::optional<int> logprobs = 5) {
   engine::SamplingParams params;
   params.temperature = 0.0;
   params.max_tokens = max_tokens;

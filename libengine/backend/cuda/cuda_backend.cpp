@@ -40,8 +40,7 @@ constexpr std::size_t kGemmWorkspace = 32ull << 20;
 struct CudaBackend::StepPointers {
   kernels::StepView view{};
   const std::int32_t* single_rows = nullptr;
-  const std::int32_t* prefill_rows = nullptr;
-  const kernels::PrefillTile* tiles = nullptr;
+  const std::int32_t* prefill_work = nullptr;  // prefill_work_ on the device
 };
 
 CudaBackend::CudaBackend(DType compute_dtype) : compute_dtype_(compute_dtype), step_(std::make_unique<StepPointers>()) {
@@ -59,7 +58,7 @@ CudaBackend::CudaBackend(DType compute_dtype) : compute_dtype_(compute_dtype), s
 CudaBackend::~CudaBackend() {
   gemm_.reset();
   for (auto* array : {&token_ids_, &positions_, &slots_, &token_sequence_, &context_lens_, &block_tables_, &logit_rows_,
-                      &sample_requests_, &sample_results_, &single_rows_, &prefill_rows_, &prefill_tiles_})
+                      &sample_requests_, &sample_results_, &single_rows_, &prefill_work_array_})
     if (array->data) cudaFree(array->data);
   if (stream_) cudaStreamDestroy(stream_);
 }
@@ -156,7 +155,6 @@ void CudaBackend::prepare_step(const StepBatch& batch) {
     std::fill(token_sequence_host_.begin() + batch.query_start[s], token_sequence_host_.begin() + batch.query_start[s + 1],
               static_cast<std::int32_t>(s));
   single_rows_host_.clear();
-  prefill_rows_host_.clear();
   prefill_chunks_.clear();
   for (std::int64_t s = 0; s < batch.num_sequences(); ++s) {
     const std::int32_t begin = batch.query_start[s], end = batch.query_start[s + 1];
@@ -164,12 +162,10 @@ void CudaBackend::prepare_step(const StepBatch& batch) {
       single_rows_host_.push_back(begin);
       continue;
     }
-    for (std::int32_t row = begin; row < end; ++row) prefill_rows_host_.push_back(row);
     prefill_chunks_.push_back({static_cast<std::int32_t>(s), begin, end - begin});
   }
   step_->single_rows = copy_to_device(single_rows_, single_rows_host_);
-  step_->prefill_rows = copy_to_device(prefill_rows_, prefill_rows_host_);
-  tiles_group_ = 0;  // tiles are cut at the first attention of the step, which knows the heads
+  prefill_work_ready_ = false;  // cut at the first attention of the step, which knows the heads
   auto& view = step_->view;
   view.token_ids = copy_to_device(token_ids_, batch.token_ids);
   view.positions = copy_to_device(positions_, batch.positions);
@@ -229,29 +225,36 @@ void CudaBackend::write_kv(const Tensor& qkv, const HeadLayout& heads, const Lay
 
 void CudaBackend::attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch&,
                             float scale, std::int64_t sliding_window, const Tensor& out) {
-  static_assert(sizeof(kernels::PrefillTile) == sizeof(std::array<std::int32_t, 4>));
+  static_assert(sizeof(kernels::PrefillTile) == 4 * sizeof(std::int32_t));
   const auto e = element(qkv.dtype);
   const auto h = heads_of(heads);
   const auto& step = *step_;
   run([&] {
     kernels::paged_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step.view, step.single_rows,
                              static_cast<std::int64_t>(single_rows_host_.size()), scale, sliding_window, out.data, stream_);
-    if (kernels::prefill_attention_supports(h.head_dim) && tiles_group_ != h.q_heads / h.kv_heads) {
-      prefill_tiles_host_.clear();
-      for (const auto& [sequence, first, count] : prefill_chunks_)
-        for (std::int32_t t = 0; t < kernels::prefill_tiles(count, h); ++t)
-          prefill_tiles_host_.push_back({sequence, first, count, t * 64});
-      step_->tiles = reinterpret_cast<const kernels::PrefillTile*>(copy_to_device(prefill_tiles_, prefill_tiles_host_));
-      tiles_group_ = h.q_heads / h.kv_heads;
+    // Prefill chunks go to the tensor-core kernel as tiles of (token, q head) rows, or, for head dims it
+    // lacks, to the paged kernel token by token.
+    const bool tiled = kernels::prefill_attention_supports(h.head_dim);
+    if (!prefill_work_ready_) {
+      prefill_work_.clear();
+      for (const auto& [sequence, first, count] : prefill_chunks_) {
+        if (tiled)
+          for (std::int32_t t = 0; t < kernels::prefill_tiles(count, h); ++t)
+            prefill_work_.insert(prefill_work_.end(), {sequence, first, count, t * 64});
+        else
+          for (std::int32_t row = first; row < first + count; ++row) prefill_work_.push_back(row);
+      }
+      step_->prefill_work = copy_to_device(prefill_work_array_, prefill_work_);
+      prefill_work_ready_ = true;
     }
-    if (kernels::prefill_attention_supports(h.head_dim))
-      kernels::prefill_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step.view, step.tiles,
-                                 static_cast<std::int64_t>(prefill_tiles_host_.size()), scale, sliding_window, out.data,
-                                 stream_);
+    const auto count = static_cast<std::int64_t>(prefill_work_.size() / (tiled ? 4 : 1));
+    if (tiled)
+      kernels::prefill_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step.view,
+                                 reinterpret_cast<const kernels::PrefillTile*>(step.prefill_work), count,
+                                 scale, sliding_window, out.data, stream_);
     else
-      kernels::paged_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step.view, step.prefill_rows,
-                               static_cast<std::int64_t>(prefill_rows_host_.size()), scale, sliding_window, out.data,
-                               stream_);
+      kernels::paged_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step.view, step.prefill_work,
+                               count, scale, sliding_window, out.data, stream_);
   });
 }
 

@@ -64,14 +64,15 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<kernels::Gemm> gemm_;
   DeviceArray token_ids_, positions_, slots_, token_sequence_, context_lens_, block_tables_, logit_rows_;
-  DeviceArray sample_requests_, sample_results_, single_rows_, prefill_rows_, prefill_tiles_;
+  DeviceArray sample_requests_, sample_results_, single_rows_, prefill_work_array_;
   std::vector<std::int32_t> token_sequence_host_;
-  // Tokens of one-token sequences (decodes), tokens of prefill chunks, the chunks (sequence, first row,
-  // tokens), and their tiles for the tensor-core kernel (cut for `tiles_group_` q heads per kv head).
-  std::vector<std::int32_t> single_rows_host_, prefill_rows_host_;
+  // Tokens of one-token sequences (decodes); prefill chunks (sequence, first row, tokens); and the
+  // chunks' attention work, made once per step: tensor-core tiles (kernels::PrefillTile, 4 ints each),
+  // or, where that kernel lacks the head dim, the chunks' token rows.
+  std::vector<std::int32_t> single_rows_host_;
   std::vector<std::array<std::int32_t, 3>> prefill_chunks_;
-  std::vector<std::array<std::int32_t, 4>> prefill_tiles_host_;
-  int tiles_group_ = 0;
+  std::vector<std::int32_t> prefill_work_;
+  bool prefill_work_ready_ = false;
   std::vector<DeviceSample> sample_staging_;
   std::vector<std::byte> staging_;  // host-side conversion of uploads
   struct StepPointers;

@@ -79,8 +79,7 @@ TEST_CASE("text decoded incrementally equals transformers' decode of the same to
   Engine engine(small_engine("qwen3"));
   REQUIRE(engine.tokenizer() != nullptr);
   for (const auto& c : expected["cases"]) {
-    auto params = greedy_params(24, 0);
-    params.logprobs.reset();
+    auto params = greedy_params(24, std::nullopt);
     params.skip_special_tokens = false;
     engine.add({c["name"], c["prompt_token_ids"].get<std::vector<TokenId>>(), params});
   }
@@ -171,8 +170,7 @@ TEST_CASE("stop strings, stop token ids, EOS, min_tokens and max_tokens end a ch
     std::string both = tokenizer->decode(std::span(free_run.tokens).first(5), true);
     REQUIRE(both.size() > first.size() + 1);
     const std::string stop = both.substr(first.size() - 1, 3);
-    auto params = greedy_params(24, 0);
-    params.logprobs.reset();
+    auto params = greedy_params(24, std::nullopt);
     params.stop = {stop};
     engine.add({"stop", prompt, params});
     const auto result = run_to_completion(engine).at("stop/0");
@@ -186,16 +184,14 @@ TEST_CASE("stop strings, stop token ids, EOS, min_tokens and max_tokens end a ch
     CHECK(run_to_completion(engine).at("stop-kept/0").text == free_run.text.substr(0, free_run.text.find(stop) + stop.size()));
   }
   SUBCASE("a stop token id ends the choice and is kept in the ids, not the text") {
-    auto params = greedy_params(24, 0);
-    params.logprobs.reset();
+    auto params = greedy_params(24, std::nullopt);
     params.stop_token_ids = {free_run.tokens[4]};
     engine.add({"ids", prompt, params});
     const auto result = run_to_completion(engine).at("ids/0");
     const auto first = std::find(free_run.tokens.begin(), free_run.tokens.end(), free_run.tokens[4]) - free_run.tokens.begin();
     CHECK(result.tokens.size() == static_cast<std::size_t>(first + 1));
     CHECK(std::get<TokenId>(result.stop_reason) == free_run.tokens[4]);
-    auto shorter = greedy_params(static_cast<int>(first), 0);
-    shorter.logprobs.reset();
+    auto shorter = greedy_params(static_cast<int>(first), std::nullopt);
     engine.add({"shorter", prompt, shorter});
     CHECK(result.text == run_to_completion(engine).at("shorter/0").text);
   }
@@ -205,8 +201,7 @@ TEST_CASE("stop strings, stop token ids, EOS, min_tokens and max_tokens end a ch
     const auto eos_prompt = eos_case["prompt_token_ids"].get<std::vector<TokenId>>();
     REQUIRE(eos_case["greedy"][21]["token"] == 2);
     REQUIRE(engine.eos_token_ids().front() == 2);
-    auto params = greedy_params(24, 0);
-    params.logprobs.reset();
+    auto params = greedy_params(24, std::nullopt);
     params.ignore_eos = false;
     engine.add({"eos", eos_prompt, params});
     const auto result = run_to_completion(engine).at("eos/0");
@@ -215,8 +210,7 @@ TEST_CASE("stop strings, stop token ids, EOS, min_tokens and max_tokens end a ch
     REQUIRE(result.tokens.size() == 22);
     CHECK(result.tokens.back() == 2);
     // The text is that of the 21 tokens before EOS.
-    auto shorter = greedy_params(21, 0);
-    shorter.logprobs.reset();
+    auto shorter = greedy_params(21, std::nullopt);
     engine.add({"21", eos_prompt, shorter});
     CHECK(result.text == run_to_completion(engine).at("21/0").text);
 
@@ -229,8 +223,7 @@ TEST_CASE("stop strings, stop token ids, EOS, min_tokens and max_tokens end a ch
     CHECK(std::find(held.tokens.begin(), held.tokens.begin() + 23, 2) == held.tokens.begin() + 23);
   }
   SUBCASE("max_tokens and the model length cap the output") {
-    auto params = greedy_params(5, 0);
-    params.logprobs.reset();
+    auto params = greedy_params(5, std::nullopt);
     engine.add({"short", prompt, params});
     const auto result = run_to_completion(engine).at("short/0");
     CHECK(result.tokens == std::vector<TokenId>(free_run.tokens.begin(), free_run.tokens.begin() + 5));
@@ -245,8 +238,7 @@ TEST_CASE("stop strings, stop token ids, EOS, min_tokens and max_tokens end a ch
 }
 
 TEST_CASE("unseeded sampling repeats when the same work is run again (the engine's seed)") {
-  auto params = greedy_params(20, 0);
-  params.logprobs.reset();
+  auto params = greedy_params(20, std::nullopt);
   params.temperature = 1.0;
   auto run = [&](std::uint64_t seed) {
     auto config = small_engine("llama3");

@@ -4,10 +4,10 @@
 _llmctl_bench() {
     local cur=$1 prev=$2
     case $prev in
-        --log-level|--model|--input-len|--output-len|--num-prompts|--n|--dataset-name|--random-range-ratio|--seed|--load-format|--output-json|--batch-size|--num-iters-warmup|--num-iters|--device|--dtype|--max-model-len|--max-num-seqs|--max-num-batched-tokens|--gpu-memory-utilization|--block-size|--num-gpu-blocks-override) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --log-level|--model|--input-len|--output-len|--num-prompts|--n|--dataset-name|--random-range-ratio|--seed|--load-format|--output-json|--batch-size|--num-iters-warmup|--num-iters|--device|--dtype|--max-model-len|--max-num-seqs|--max-num-batched-tokens|--gpu-memory-utilization|--block-size|--num-gpu-blocks-override|--rope-scaling|--rope-theta) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--help -h --version --log-level --model --latency --input-len --output-len --num-prompts --n --dataset-name --random-range-ratio --seed --load-format --output-json --batch-size --num-iters-warmup --num-iters --device --dtype --max-model-len --max-num-seqs --max-num-batched-tokens --gpu-memory-utilization --block-size --num-gpu-blocks-override --no-enable-prefix-caching" -- "$cur"))
+        COMPREPLY=($(compgen -W "--help -h --version --log-level --model --latency --input-len --output-len --num-prompts --n --dataset-name --random-range-ratio --seed --load-format --output-json --batch-size --num-iters-warmup --num-iters --profile --device --dtype --max-model-len --max-num-seqs --max-num-batched-tokens --gpu-memory-utilization --block-size --num-gpu-blocks-override --no-enable-prefix-caching --enforce-eager --rope-scaling --rope-theta" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi
@@ -28,10 +28,10 @@ _llmctl_download() {
 _llmctl_generate() {
     local cur=$1 prev=$2
     case $prev in
-        --log-level|--prompt|-p|--prompts-file|--prompt-token-ids|--chat-template|--output-format|--device|--dtype|--n|--temperature|--top-p|--top-k|--min-p|--repetition-penalty|--presence-penalty|--frequency-penalty|--seed|--stop|--stop-token-ids|--min-tokens|--max-tokens|--logprobs|--skip-special-tokens|--generation-config|--max-model-len|--max-num-seqs|--max-num-batched-tokens|--block-size|--num-gpu-blocks-override|--rope-scaling|--rope-theta) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --log-level|--prompt|-p|--prompts-file|--prompt-token-ids|--chat-template|--output-format|--n|--temperature|--top-p|--top-k|--min-p|--repetition-penalty|--presence-penalty|--frequency-penalty|--seed|--stop|--stop-token-ids|--min-tokens|--max-tokens|--logprobs|--skip-special-tokens|--generation-config|--device|--dtype|--max-model-len|--max-num-seqs|--max-num-batched-tokens|--gpu-memory-utilization|--block-size|--num-gpu-blocks-override|--rope-scaling|--rope-theta) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--help -h --version --log-level --prompt -p --prompts-file --prompt-token-ids --chat --chat-template --output-format --device --dtype --n --temperature --top-p --top-k --min-p --repetition-penalty --presence-penalty --frequency-penalty --seed --stop --stop-token-ids --ignore-eos --min-tokens --max-tokens --logprobs --include-stop-str-in-output --skip-special-tokens --generation-config --max-model-len --max-num-seqs --max-num-batched-tokens --block-size --num-gpu-blocks-override --no-enable-prefix-caching --rope-scaling --rope-theta" -- "$cur"))
+        COMPREPLY=($(compgen -W "--help -h --version --log-level --prompt -p --prompts-file --prompt-token-ids --chat --chat-template --output-format --n --temperature --top-p --top-k --min-p --repetition-penalty --presence-penalty --frequency-penalty --seed --stop --stop-token-ids --ignore-eos --min-tokens --max-tokens --logprobs --include-stop-str-in-output --skip-special-tokens --generation-config --device --dtype --max-model-len --max-num-seqs --max-num-batched-tokens --gpu-memory-utilization --block-size --num-gpu-blocks-override --no-enable-prefix-caching --enforce-eager --rope-scaling --rope-theta" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

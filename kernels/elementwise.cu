@@ -3,6 +3,8 @@
 // tensors once; arithmetic is in f32.
 #include "common.cuh"
 
+#include <algorithm>
+
 namespace llmctl::kernels {
 namespace {
 
@@ -15,32 +17,85 @@ __global__ void embed_kernel(const T* table, std::int64_t width, const std::int3
   for (std::int64_t i = threadIdx.x; i < width; i += blockDim.x) out[t * width + i] = row[i];
 }
 
-// out = weight * (x / rms(x)), as vLLM's fused kernel: the product in f32, rounded once.
+// Row kernels hold a row in registers as 16-byte vectors of 8 elements, at most kRowVectors per thread;
+// one block per row, with as few threads as cover it (rows are short: one pass of loads, one of stores).
+constexpr int kRowVectors = 4;
+
+inline int row_threads(std::int64_t cols) {
+  if (cols % 8 != 0 || cols > 8 * kRowVectors * 1024)
+    throw std::runtime_error("row kernels take widths that are multiples of 8, up to 32768");
+  const std::int64_t threads = (cols / 8 + kRowVectors - 1) / kRowVectors;
+  return static_cast<int>(std::max<std::int64_t>(32, (threads + 31) / 32 * 32));
+}
+
 template <typename T>
-__device__ void normalize(const T* x, const T* weight, float eps, std::int64_t cols, T* out) {
+__device__ void load8(const T* p, float (&v)[8]) {
+  const int4 packed = *reinterpret_cast<const int4*>(p);
+  const T* e = reinterpret_cast<const T*>(&packed);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = to_float(e[i]);
+}
+
+template <typename T>
+__device__ void store8(T* p, const float (&v)[8]) {
+  int4 packed;
+  T* e = reinterpret_cast<T*>(&packed);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) e[i] = from_float<T>(v[i]);
+  *reinterpret_cast<int4*>(p) = packed;
+}
+
+// out = weight * (x / rms(x)) for the row held in `values` (vectors threadIdx.x + k * blockDim.x), as
+// vLLM's fused kernel: the product in f32, rounded once.
+template <typename T>
+__device__ void normalize_row(float (&values)[kRowVectors][8], const T* weight, float eps, std::int64_t cols, T* out) {
+  const std::int64_t vectors = cols / 8;
   float sum = 0.0f;
-  for (std::int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
-    const float v = to_float(x[i]);
-    sum += v * v;
-  }
+#pragma unroll
+  for (int k = 0; k < kRowVectors; ++k)
+    if (threadIdx.x + k * blockDim.x < vectors)
+#pragma unroll
+      for (int i = 0; i < 8; ++i) sum += values[k][i] * values[k][i];
   const float scale = rsqrtf(block_sum(sum) / static_cast<float>(cols) + eps);
-  for (std::int64_t i = threadIdx.x; i < cols; i += blockDim.x)
-    out[i] = from_float<T>(to_float(x[i]) * scale * to_float(weight[i]));
+#pragma unroll
+  for (int k = 0; k < kRowVectors; ++k) {
+    const std::int64_t v = threadIdx.x + k * blockDim.x;
+    if (v >= vectors) continue;
+    float w[8];
+    load8(weight + v * 8, w);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) values[k][i] = values[k][i] * scale * w[i];
+    store8(out + v * 8, values[k]);
+  }
 }
 
 template <typename T>
 __global__ void rms_norm_kernel(const T* x, const T* weight, float eps, std::int64_t cols, T* out) {
   const std::int64_t r = blockIdx.x;
-  normalize(x + r * cols, weight, eps, cols, out + r * cols);
+  float values[kRowVectors][8];
+#pragma unroll
+  for (int k = 0; k < kRowVectors; ++k)
+    if (threadIdx.x + k * blockDim.x < cols / 8) load8(x + r * cols + (threadIdx.x + k * blockDim.x) * 8, values[k]);
+  normalize_row(values, weight, eps, cols, out + r * cols);
 }
 
+// The sum is rounded to T before it is normalised, as transformers adds the residual in the model's type.
 template <typename T>
 __global__ void add_rms_norm_kernel(T* residual, const T* x, const T* weight, float eps, std::int64_t cols, T* out) {
   const std::int64_t r = blockIdx.x;
-  T* res = residual + r * cols;
-  for (std::int64_t i = threadIdx.x; i < cols; i += blockDim.x) res[i] = from_float<T>(to_float(res[i]) + to_float(x[r * cols + i]));
-  __syncthreads();
-  normalize(res, weight, eps, cols, out + r * cols);
+  float values[kRowVectors][8];
+#pragma unroll
+  for (int k = 0; k < kRowVectors; ++k) {
+    const std::int64_t v = threadIdx.x + k * blockDim.x;
+    if (v >= cols / 8) continue;
+    float add[8];
+    load8(residual + r * cols + v * 8, values[k]);
+    load8(x + r * cols + v * 8, add);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) values[k][i] = to_float(from_float<T>(values[k][i] + add[i]));
+    store8(residual + r * cols + v * 8, values[k]);
+  }
+  normalize_row(values, weight, eps, cols, out + r * cols);
 }
 
 // One warp per head.
@@ -88,6 +143,7 @@ __global__ void write_kv_kernel(const T* qkv, std::int64_t row_width, std::int64
                                 T* keys, T* values, const std::int64_t* slots) {
   const std::int64_t t = blockIdx.x;
   const std::int64_t slot = slots[t];
+  if (slot < 0) return;  // padding of a graph's batch
   const T* k = qkv + t * row_width + q_width;
   const T* v = k + kv_width;
   for (std::int64_t i = threadIdx.x; i < kv_width; i += blockDim.x) {
@@ -96,14 +152,19 @@ __global__ void write_kv_kernel(const T* qkv, std::int64_t row_width, std::int64
   }
 }
 
+// 8 elements per thread, over all rows at once (a single row would leave most of the GPU idle).
 template <typename T>
-__global__ void silu_mul_kernel(const T* gate_up, std::int64_t width, T* out) {
-  const std::int64_t r = blockIdx.x;
-  const T* gate = gate_up + r * 2 * width;
-  const T* up = gate + width;
-  for (std::int64_t i = threadIdx.x; i < width; i += blockDim.x) {
-    const float g = to_float(gate[i]);
-    out[r * width + i] = from_float<T>(g / (1.0f + __expf(-g)) * to_float(up[i]));
+__global__ void silu_mul_kernel(const T* gate_up, std::int64_t width, std::int64_t vectors, T* out) {
+  const std::int64_t per_row = width / 8;
+  for (std::int64_t v = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; v < vectors;
+       v += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t r = v / per_row, c = v % per_row * 8;
+    float gate[8], up[8];
+    load8(gate_up + r * 2 * width + c, gate);
+    load8(gate_up + r * 2 * width + width + c, up);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) gate[i] = gate[i] / (1.0f + __expf(-gate[i])) * up[i];
+    store8(out + r * width + c, gate);
   }
 }
 
@@ -139,14 +200,14 @@ void embed(Element e, const void* table, std::int64_t width, const StepView& ste
 
 void rms_norm(Element e, const void* x, const void* weight, float eps, std::int64_t rows, std::int64_t cols, void* out,
               cudaStream_t stream) {
-  LLMCTL_DISPATCH(e, rms_norm_kernel<T><<<rows, kRowThreads, 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(weight),
+  LLMCTL_DISPATCH(e, rms_norm_kernel<T><<<rows, row_threads(cols), 0, stream>>>(static_cast<const T*>(x), static_cast<const T*>(weight),
                                                                           eps, cols, static_cast<T*>(out));)
   check_launch("rms_norm");
 }
 
 void add_rms_norm(Element e, void* residual, const void* x, const void* weight, float eps, std::int64_t rows,
                   std::int64_t cols, void* out, cudaStream_t stream) {
-  LLMCTL_DISPATCH(e, add_rms_norm_kernel<T><<<rows, kRowThreads, 0, stream>>>(
+  LLMCTL_DISPATCH(e, add_rms_norm_kernel<T><<<rows, row_threads(cols), 0, stream>>>(
                          static_cast<T*>(residual), static_cast<const T*>(x), static_cast<const T*>(weight), eps, cols,
                          static_cast<T*>(out));)
   check_launch("add_rms_norm");
@@ -180,8 +241,12 @@ void write_kv(Element e, const void* qkv, std::int64_t row_width, const Heads& h
 }
 
 void silu_mul(Element e, const void* gate_up, std::int64_t rows, std::int64_t width, void* out, cudaStream_t stream) {
-  LLMCTL_DISPATCH(e, silu_mul_kernel<T><<<rows, kRowThreads, 0, stream>>>(static_cast<const T*>(gate_up), width,
-                                                                          static_cast<T*>(out));)
+  if (width % 8 != 0) throw std::runtime_error("silu_mul: the width must be a multiple of 8");
+  const std::int64_t vectors = rows * width / 8;
+  if (vectors == 0) return;
+  const auto blocks = static_cast<unsigned>(std::min<std::int64_t>((vectors + kRowThreads - 1) / kRowThreads, 4096));
+  LLMCTL_DISPATCH(e, silu_mul_kernel<T><<<blocks, kRowThreads, 0, stream>>>(static_cast<const T*>(gate_up), width, vectors,
+                                                                            static_cast<T*>(out));)
   check_launch("silu_mul");
 }
 

@@ -6,6 +6,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace llmctl::kernels {
@@ -16,10 +17,10 @@ enum class Element { bf16, f16 };
 struct StepView {
   const std::int32_t* token_ids;
   const std::int32_t* positions;
-  const std::int64_t* slot_mapping;
+  const std::int64_t* slot_mapping;    // -1: write nothing (padding)
   const std::int32_t* token_sequence;  // the sequence of each token
   const std::int32_t* context_lens;    // per sequence
-  const std::int32_t* block_tables;    // sequences x max_blocks_per_seq
+  const std::int32_t* block_tables;    // sequences x max_blocks_per_seq, valid up to each context
   std::int32_t max_blocks_per_seq;
   std::int32_t block_size;
   std::int32_t num_tokens;
@@ -45,10 +46,13 @@ void rotary(Element e, void* qkv, std::int64_t row_width, const Heads& heads, co
 void write_kv(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, void* keys, void* values,
               const StepView& step, cudaStream_t stream);
 // Causal attention of the tokens `token_rows` (count of them) over their sequences' cached keys and
-// values (a window when > 0): one block per token and head, for decode tokens.
+// values (a window when > 0), for decode tokens: a block per token, kv head and split of the context.
+// Few tokens with long contexts are split over more blocks, their partial results merged through
+// `workspace` (as many splits as fit in it; none without one). Head dims: multiples of 8 up to 256.
 void paged_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys,
                      const void* values, const StepView& step, const std::int32_t* token_rows, std::int64_t count,
-                     float scale, std::int64_t sliding_window, void* out, cudaStream_t stream);
+                     float scale, std::int64_t sliding_window, void* out, float* workspace, std::size_t workspace_bytes,
+                     cudaStream_t stream);
 
 // 64 query rows of one sequence's prefill chunk, where a chunk of n tokens has n x (q heads per kv head)
 // rows: (token, q head) pairs of one kv head, flattened token-major.

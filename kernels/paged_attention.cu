@@ -1,8 +1,12 @@
 // Causal attention over the paged KV cache for single tokens (decodes, and every token where the
-// tensor-core prefill kernel does not apply): one block of four warps per (token, kv head), serving
-// up to 8 q heads of that kv head's group, so each key and value is read once for all of them (GQA). Each
-// warp walks a quarter of the token's context, four keys' loads in flight at a time, with an online
-// softmax per q head (lanes split the head dimension); the four partial results are merged at the end.
+// tensor-core prefill kernel does not apply). A block of four warps serves one token, one kv head and
+// up to 8 of its q heads (GQA: each key and value is read once for all of them), over one split of
+// the token's context (flash-decoding: few tokens with long contexts still fill the GPU).
+//
+// Per tile of 64 keys: the block copies keys and values to shared memory with 16-byte loads; each
+// thread scores one key against one q head at a time (no cross-lane reductions); a warp per head runs
+// the online softmax over the tile; each thread accumulates 8 dims of one head's output. A token whose
+// context was split writes partial results (unnormalised output, max, sum), merged by a second kernel.
 #include "common.cuh"
 
 #include <algorithm>
@@ -11,151 +15,280 @@
 namespace llmctl::kernels {
 namespace {
 
-constexpr int kWarps = 4;
-constexpr int kMaxGroup = 8;  // the most q heads one block serves; a larger GQA group takes several blocks
-constexpr int kUnroll = 4;    // keys loaded together
+constexpr int kThreads = 128;
+constexpr int kMaxGroup = 8;   // the most q heads one block serves; a larger GQA group takes several blocks
+constexpr int kMaxSplits = 64;
+constexpr int kPad = 8;        // elements after each shared-memory key row: 16-byte reads of 8 rows hit distinct banks
 
-template <typename T, int kPerLane>
-__global__ void __launch_bounds__(kWarps * 32)
+__host__ __device__ inline int ceil_div(std::int64_t a, std::int64_t b) { return static_cast<int>((a + b - 1) / b); }
+
+// Keys per tile: 64, or 32 for head dims above 128 (the tiles must fit in 48 KB of shared memory).
+__host__ __device__ constexpr int tile_keys(int max_dim) { return max_dim > 128 ? 32 : 64; }
+
+// Keys per split of a context of `count` keys given `splits` (at least one tile each), and so how many
+// splits the context actually uses: the attention and the merge kernel compute it alike.
+__device__ inline int keys_per_split(std::int64_t count, int splits, int tile) {
+  const int used = min(splits, ceil_div(count, tile));
+  return ceil_div(ceil_div(count, used), tile) * tile;
+}
+
+// The keys [first, position] token t attends to.
+__device__ inline void context_of(const StepView& step, std::int64_t t, std::int64_t window, std::int64_t& first,
+                                  std::int64_t& position) {
+  position = step.positions[t];
+  first = window > 0 ? max(static_cast<std::int64_t>(0), position - window + 1) : 0;
+}
+
+template <typename T, int kMaxDim>
+__global__ void __launch_bounds__(kThreads)
     paged_attention_kernel(const T* qkv, std::int64_t row_width, Heads heads, const T* keys, const T* values, StepView step,
-                           const std::int32_t* token_rows, int heads_per_block, float scale, std::int64_t window, T* out) {
-  const std::int64_t t = token_rows[blockIdx.x];
+                           const std::int32_t* token_rows, int heads_per_block, int splits, float scale,
+                           std::int64_t window, T* out, float* partials) {
+  constexpr int kKeys = tile_keys(kMaxDim);
+  constexpr int kChunks = kMaxDim / 8;                                       // 16-byte chunks of a row, at most
+  constexpr int kPvSlots = (kMaxGroup * kChunks + kThreads - 1) / kThreads;  // heads each thread accumulates
+  constexpr int kScoreStride = kThreads / kKeys;                              // q heads scored at once
+  constexpr int kRow = kMaxDim + kPad;
+  __shared__ __align__(16) T k_tile[kKeys * kRow];
+  __shared__ __align__(16) T v_tile[kKeys * kRow];
+  __shared__ float q_s[kMaxGroup * kMaxDim];
+  __shared__ float scores[kMaxGroup * kKeys];
+  __shared__ float m_s[kMaxGroup], l_s[kMaxGroup], correction[kMaxGroup];
+
+  const int i = blockIdx.x;
+  const std::int64_t t = token_rows[i];
   const int group_size = heads.q_heads / heads.kv_heads;
   const int blocks_per_group = (group_size + heads_per_block - 1) / heads_per_block;
   const int kv_head = blockIdx.y / blocks_per_group;
-  const int first_head = kv_head * group_size + (blockIdx.y % blocks_per_group) * heads_per_block;  // this block's q heads
+  const int first_head = kv_head * group_size + (blockIdx.y % blocks_per_group) * heads_per_block;
   const int group = min(heads_per_block, kv_head * group_size + group_size - first_head);
-  const int warp = threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
   const int dim = heads.head_dim;
+  const int chunks = dim / 8;
   const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * dim;
-  const std::int32_t s = step.token_sequence[t];
-  const std::int32_t* table = step.block_tables + static_cast<std::int64_t>(s) * step.max_blocks_per_seq;
-  const std::int64_t position = step.positions[t];
-  const std::int64_t first = window > 0 ? max(static_cast<std::int64_t>(0), position - window + 1) : 0;
 
-  float q[kMaxGroup][kPerLane];
-  float acc[kMaxGroup][kPerLane];
-  float m[kMaxGroup], l[kMaxGroup];
-#pragma unroll
-  for (int g = 0; g < kMaxGroup; ++g) {
-    const std::int64_t h = first_head + g;
-#pragma unroll
-    for (int i = 0; i < kPerLane; ++i) {
-      const int d = lane + 32 * i;
-      q[g][i] = g < group && d < dim ? to_float(qkv[t * row_width + h * dim + d]) * scale : 0.0f;
-      acc[g][i] = 0.0f;
-    }
-    m[g] = -FLT_MAX;
-    l[g] = 0.0f;
-  }
+  std::int64_t first, position;
+  context_of(step, t, window, first, position);
   const std::int64_t count = position - first + 1;
-  const std::int64_t chunk = (count + kWarps - 1) / kWarps;
-  const std::int64_t begin = first + warp * chunk;
-  const std::int64_t end = min(position + 1, begin + chunk);
-  for (std::int64_t j0 = begin; j0 < end; j0 += kUnroll) {
-    float k_values[kUnroll][kPerLane];
-    float v_values[kUnroll][kPerLane];
+  const int per_split = keys_per_split(count, splits, kKeys);
+  const int used = ceil_div(count, per_split);
+  const int split = blockIdx.z;
+  if (split >= used) return;
+  const std::int64_t begin = first + static_cast<std::int64_t>(split) * per_split;
+  const std::int64_t end = min(position + 1, begin + per_split);
+  const std::int32_t* table = step.block_tables + static_cast<std::int64_t>(step.token_sequence[t]) * step.max_blocks_per_seq;
+
+  for (int x = threadIdx.x; x < kMaxGroup * dim; x += kThreads)  // heads past the group: zeros, scored unused
+    q_s[(x / dim) * kMaxDim + x % dim] =
+        x / dim < group ? to_float(qkv[t * row_width + static_cast<std::int64_t>(first_head + x / dim) * dim + x % dim]) * scale
+                        : 0.0f;
+  if (threadIdx.x < kMaxGroup) {
+    m_s[threadIdx.x] = -FLT_MAX;
+    l_s[threadIdx.x] = 0.0f;
+  }
+  float acc[kPvSlots][8];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const std::int64_t j = min(j0 + u, end - 1);  // a repeated last key is skipped below
-      const std::int64_t slot = static_cast<std::int64_t>(table[j / step.block_size]) * step.block_size + j % step.block_size;
-      const T* k = keys + slot * kv_width + static_cast<std::int64_t>(kv_head) * dim;
-      const T* v = values + slot * kv_width + static_cast<std::int64_t>(kv_head) * dim;
+  for (int s = 0; s < kPvSlots; ++s)
 #pragma unroll
-      for (int i = 0; i < kPerLane; ++i) {
-        const int d = lane + 32 * i;
-        k_values[u][i] = d < dim ? to_float(k[d]) : 0.0f;
-        v_values[u][i] = d < dim ? to_float(v[d]) : 0.0f;
+    for (int e = 0; e < 8; ++e) acc[s][e] = 0.0f;
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (std::int64_t key0 = begin; key0 < end; key0 += kKeys) {
+    __syncthreads();  // the previous tile is no longer read
+    for (int x = threadIdx.x; x < kKeys * chunks; x += kThreads) {
+      const int key = x / chunks, c = x % chunks;
+      const std::int64_t j = key0 + key;
+      int4 k = make_int4(0, 0, 0, 0), v = make_int4(0, 0, 0, 0);
+      if (j < end) {
+        const std::int64_t slot = static_cast<std::int64_t>(table[j / step.block_size]) * step.block_size + j % step.block_size;
+        const std::int64_t offset = slot * kv_width + static_cast<std::int64_t>(kv_head) * dim + c * 8;
+        k = *reinterpret_cast<const int4*>(keys + offset);
+        v = *reinterpret_cast<const int4*>(values + offset);
+      }
+      *reinterpret_cast<int4*>(k_tile + key * kRow + c * 8) = k;
+      *reinterpret_cast<int4*>(v_tile + key * kRow + c * 8) = v;
+    }
+    __syncthreads();
+
+    // Scores: thread -> one key (threadIdx % kKeys) against q heads threadIdx / kKeys + k * kScoreStride,
+    // each 16 bytes of the key read once for all of them.
+    {
+      const int key = threadIdx.x % kKeys;
+      const int g0 = threadIdx.x / kKeys;
+      float dots[kMaxGroup / kScoreStride] = {};
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) {
+        if (c >= chunks) break;
+        const int4 packed = *reinterpret_cast<const int4*>(k_tile + key * kRow + c * 8);
+        const T* k = reinterpret_cast<const T*>(&packed);
+        float kf[8];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) kf[e] = to_float(k[e]);
+#pragma unroll
+        for (int h = 0; h < kMaxGroup / kScoreStride; ++h) {
+          const float* q = q_s + (g0 + h * kScoreStride) * kMaxDim + c * 8;
+          const float4 q0 = *reinterpret_cast<const float4*>(q);
+          const float4 q1 = *reinterpret_cast<const float4*>(q + 4);
+          dots[h] += q0.x * kf[0] + q0.y * kf[1] + q0.z * kf[2] + q0.w * kf[3] + q1.x * kf[4] + q1.y * kf[5] +
+                     q1.z * kf[6] + q1.w * kf[7];
+        }
+      }
+      const bool valid = key0 + key < end;
+#pragma unroll
+      for (int h = 0; h < kMaxGroup / kScoreStride; ++h)
+        if (g0 + h * kScoreStride < group) scores[(g0 + h * kScoreStride) * kKeys + key] = valid ? dots[h] : -FLT_MAX;
+    }
+    __syncthreads();
+
+    // Online softmax: a warp per q head over the tile's scores, kKeys / 32 per lane.
+    for (int g = warp; g < group; g += kThreads / 32) {
+      float p[kKeys / 32];
+      float tile_max = -FLT_MAX;
+#pragma unroll
+      for (int u = 0; u < kKeys / 32; ++u) tile_max = fmaxf(tile_max, p[u] = scores[g * kKeys + lane + 32 * u]);
+      for (int offset = 16; offset > 0; offset /= 2) tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, offset));
+      const float m_old = m_s[g];
+      const float m_new = fmaxf(m_old, tile_max);
+      float tile_sum = 0.0f;
+#pragma unroll
+      for (int u = 0; u < kKeys / 32; ++u) {
+        p[u] = key0 + lane + 32 * u < end ? __expf(p[u] - m_new) : 0.0f;
+        tile_sum += p[u];
+        scores[g * kKeys + lane + 32 * u] = p[u];
+      }
+      for (int offset = 16; offset > 0; offset /= 2) tile_sum += __shfl_xor_sync(0xffffffffu, tile_sum, offset);
+      if (lane == 0) {
+        const float c = __expf(m_old - m_new);
+        correction[g] = c;
+        l_s[g] = l_s[g] * c + tile_sum;
+        m_s[g] = m_new;
       }
     }
+    __syncthreads();
+
+    // Values: thread -> 8 dims (chunk threadIdx % chunks) of heads threadIdx / chunks + slot * (128 / chunks).
 #pragma unroll
-    for (int g = 0; g < kMaxGroup; ++g) {
-      if (g >= group) break;
-      float dots[kUnroll];
+    for (int s = 0; s < kPvSlots; ++s) {
+      const int g = threadIdx.x / chunks + s * (kThreads / chunks);
+      const int c = threadIdx.x % chunks;
+      if (g >= group || threadIdx.x / chunks >= kThreads / chunks) continue;
+      const float cg = correction[g];
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        dots[u] = 0.0f;
+      for (int e = 0; e < 8; ++e) acc[s][e] *= cg;
+      for (int key = 0; key < kKeys; ++key) {
+        const float p = scores[g * kKeys + key];
+        const int4 packed = *reinterpret_cast<const int4*>(v_tile + key * kRow + c * 8);
+        const T* v = reinterpret_cast<const T*>(&packed);
 #pragma unroll
-        for (int i = 0; i < kPerLane; ++i) dots[u] += q[g][i] * k_values[u][i];
-      }
-#pragma unroll
-      for (int offset = 16; offset > 0; offset /= 2)
-#pragma unroll
-        for (int u = 0; u < kUnroll; ++u) dots[u] += __shfl_xor_sync(0xffffffffu, dots[u], offset);
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        if (j0 + u >= end) break;
-        const float m_new = fmaxf(m[g], dots[u]);
-        const float correction = __expf(m[g] - m_new);
-        const float p = __expf(dots[u] - m_new);
-        l[g] = l[g] * correction + p;
-#pragma unroll
-        for (int i = 0; i < kPerLane; ++i) acc[g][i] = acc[g][i] * correction + p * v_values[u][i];
-        m[g] = m_new;
+        for (int e = 0; e < 8; ++e) acc[s][e] += p * to_float(v[e]);
       }
     }
   }
+  __syncthreads();  // the last tile's max and sum are written
 
-  // Merge the warps' partial softmaxes, one q head at a time.
-  __shared__ float warp_max[kWarps];
-  __shared__ float warp_sum[kWarps];
-  __shared__ float warp_acc[kWarps][kPerLane * 32];
-  for (int g = 0; g < group; ++g) {
-    __syncthreads();  // the previous head's merge is done
-    if (lane == 0) {
-      warp_max[warp] = m[g];
-      warp_sum[warp] = l[g];
-    }
 #pragma unroll
-    for (int i = 0; i < kPerLane; ++i) warp_acc[warp][lane + 32 * i] = acc[g][i];
-    __syncthreads();
-    float total_max = -FLT_MAX;
-    for (int w = 0; w < kWarps; ++w) total_max = fmaxf(total_max, warp_max[w]);
-    float total = 0.0f;
-    for (int w = 0; w < kWarps; ++w) total += warp_sum[w] * __expf(warp_max[w] - total_max);
+  for (int s = 0; s < kPvSlots; ++s) {
+    const int g = threadIdx.x / chunks + s * (kThreads / chunks);
+    const int c = threadIdx.x % chunks;
+    if (g >= group || threadIdx.x / chunks >= kThreads / chunks) continue;
     const std::int64_t h = first_head + g;
-    T* o = out + (t * heads.q_heads + h) * dim;
-    for (int d = threadIdx.x; d < dim; d += blockDim.x) {
-      float value = 0.0f;
-      for (int w = 0; w < kWarps; ++w) value += warp_acc[w][d] * __expf(warp_max[w] - total_max);
-      o[d] = from_float<T>(value / total);
+    if (used == 1) {
+      T* o = out + (t * heads.q_heads + h) * dim + c * 8;
+      const float inverse = 1.0f / l_s[g];
+#pragma unroll
+      for (int e = 0; e < 8; ++e) o[e] = from_float<T>(acc[s][e] * inverse);
+    } else {
+      float* p = partials + ((static_cast<std::int64_t>(i) * heads.q_heads + h) * splits + split) * (dim + 2);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) p[c * 8 + e] = acc[s][e];
+      if (c == 0) {
+        p[dim] = m_s[g];
+        p[dim + 1] = l_s[g];
+      }
     }
   }
 }
 
-template <typename T, int kPerLane>
+// Merges the splits of each (token, q head) whose context was split: softmax-weighted by each split's max.
+template <typename T>
+__global__ void merge_splits_kernel(Heads heads, StepView step, const std::int32_t* token_rows, int splits, int tile,
+                                    std::int64_t window, const float* partials, T* out) {
+  const int i = blockIdx.x;
+  const int h = blockIdx.y;
+  const std::int64_t t = token_rows[i];
+  std::int64_t first, position;
+  context_of(step, t, window, first, position);
+  const std::int64_t count = position - first + 1;
+  const int used = ceil_div(count, keys_per_split(count, splits, tile));
+  if (used == 1) return;  // written by the attention kernel
+  const int dim = heads.head_dim;
+  const float* p = partials + (static_cast<std::int64_t>(i) * heads.q_heads + h) * splits * (dim + 2);
+  float total_max = -FLT_MAX;
+  for (int s = 0; s < used; ++s) total_max = fmaxf(total_max, p[s * (dim + 2) + dim]);
+  float total = 0.0f;
+  for (int s = 0; s < used; ++s) total += p[s * (dim + 2) + dim + 1] * __expf(p[s * (dim + 2) + dim] - total_max);
+  for (int d = threadIdx.x; d < dim; d += blockDim.x) {
+    float value = 0.0f;
+    for (int s = 0; s < used; ++s) value += p[s * (dim + 2) + d] * __expf(p[s * (dim + 2) + dim] - total_max);
+    out[(t * heads.q_heads + h) * dim + d] = from_float<T>(value / total);
+  }
+}
+
+int multiprocessors() {
+  static const int count = [] {
+    int device = 0, value = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device);
+    return std::max(value, 1);
+  }();
+  return count;
+}
+
+template <typename T, int kMaxDim>
 void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys, const void* values,
             const StepView& step, const std::int32_t* token_rows, std::int64_t count, float scale, std::int64_t window,
-            void* out, cudaStream_t stream) {
-  // Sharing keys between the q heads of a group saves reads but leaves fewer blocks: with few tokens a
-  // block per q head keeps the GPU busy (a single stream would otherwise run on 4 of 132 multiprocessors).
+            void* out, float* workspace, std::size_t workspace_bytes, cudaStream_t stream) {
   const int group_size = heads.q_heads / heads.kv_heads;
-  const int heads_per_block = count * heads.kv_heads >= 256 ? std::min(group_size, kMaxGroup) : 1;
+  const int heads_per_block = std::min(group_size, kMaxGroup);
   const int blocks_per_group = (group_size + heads_per_block - 1) / heads_per_block;
-  const dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>(heads.kv_heads * blocks_per_group));
-  paged_attention_kernel<T, kPerLane><<<grid, kWarps * 32, 0, stream>>>(
+  // Split contexts until about four blocks per multiprocessor are busy, as far as the workspace allows.
+  // The count depends on the shapes alone, so a CUDA graph captured for them stays valid.
+  const std::int64_t blocks = count * heads.kv_heads * blocks_per_group;
+  const std::int64_t wanted = 4ll * multiprocessors();
+  const std::size_t bytes_per_split = static_cast<std::size_t>(count) * heads.q_heads * (heads.head_dim + 2) * sizeof(float);
+  int splits = blocks >= wanted ? 1 : static_cast<int>(std::min<std::int64_t>(kMaxSplits, (wanted + blocks - 1) / blocks));
+  splits = std::max(1, std::min(splits, static_cast<int>(workspace_bytes / bytes_per_split)));
+  const dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>(heads.kv_heads * blocks_per_group),
+                  static_cast<unsigned>(splits));
+  paged_attention_kernel<T, kMaxDim><<<grid, kThreads, 0, stream>>>(
       static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys), static_cast<const T*>(values), step,
-      token_rows, heads_per_block, scale, window, static_cast<T*>(out));
+      token_rows, heads_per_block, splits, scale, window, static_cast<T*>(out), workspace);
+  if (splits > 1)
+    merge_splits_kernel<T><<<dim3(static_cast<unsigned>(count), static_cast<unsigned>(heads.q_heads)), 128, 0, stream>>>(
+        heads, step, token_rows, splits, tile_keys(kMaxDim), window, workspace, static_cast<T*>(out));
 }
 
 }  // namespace
 
 void paged_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys,
                      const void* values, const StepView& step, const std::int32_t* token_rows, std::int64_t count,
-                     float scale, std::int64_t sliding_window, void* out, cudaStream_t stream) {
+                     float scale, std::int64_t sliding_window, void* out, float* workspace, std::size_t workspace_bytes,
+                     cudaStream_t stream) {
   if (count == 0) return;
-  if (heads.head_dim > 256 || heads.q_heads % heads.kv_heads != 0)
-    throw std::runtime_error("paged_attention: head_dim above 256, or q heads not a multiple of kv heads");
+  if (heads.head_dim > 256 || heads.head_dim % 8 != 0 || heads.q_heads % heads.kv_heads != 0)
+    throw std::runtime_error("paged_attention: head_dim must be a multiple of 8 up to 256, and q heads a multiple of kv heads");
   LLMCTL_DISPATCH(e, {
     if (heads.head_dim <= 32)
-      launch<T, 1>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, stream);
+      launch<T, 32>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, workspace,
+                    workspace_bytes, stream);
     else if (heads.head_dim <= 64)
-      launch<T, 2>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, stream);
+      launch<T, 64>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, workspace,
+                    workspace_bytes, stream);
     else if (heads.head_dim <= 128)
-      launch<T, 4>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, stream);
+      launch<T, 128>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, workspace,
+                     workspace_bytes, stream);
     else
-      launch<T, 8>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, stream);
+      launch<T, 256>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, workspace,
+                     workspace_bytes, stream);
   })
   check_launch("paged_attention");
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/cli.hpp"
+#include "common/engine_options.hpp"
 #include "runtime/engine.hpp"
 
 #include <string>
@@ -22,9 +23,8 @@ struct BenchOptions {
   int batch_size = 8;        // latency
   int num_iters_warmup = 10;  // latency
   int num_iters = 30;         // latency
-  std::optional<std::int64_t> num_gpu_blocks_override;
-  bool no_enable_prefix_caching = false;
-  engine::EngineConfig engine;
+  bool profile = false;  // print the GPU time of each kind of operation
+  EngineOptions engine;
 };
 
 class BenchCommand : public Command {

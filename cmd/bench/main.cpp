@@ -94,6 +94,25 @@ nlohmann::ordered_json report_roofline(const std::optional<engine::DeviceCeiling
           {"fraction_of_roofline", r.seconds() / elapsed}};
 }
 
+// The GPU time of each kind of operation, largest first, against the wall time of the runs. Read once
+// every request has finished, so the engine thread is idle.
+void report_profile(const engine::Engine& engine, double wall_seconds) {
+  auto times = engine.operation_times();
+  std::sort(times.begin(), times.end(), [](const auto& a, const auto& b) { return a.milliseconds > b.milliseconds; });
+  double total = 0.0;
+  std::int64_t calls = 0;
+  for (const auto& t : times) {
+    total += t.milliseconds / 1e3;
+    calls += t.calls;
+  }
+  fmt::print("GPU time by operation (CUDA events, no graphs): {:.3f} s in {} operations, {:.1f}% of {:.3f} s of runs\n",
+             total, calls, 100.0 * total / wall_seconds, wall_seconds);
+  fmt::print("  {:<28} {:>9} {:>10} {:>7} {:>10}\n", "operation", "calls", "total s", "share", "mean us");
+  for (const auto& t : times)
+    fmt::print("  {:<28} {:>9} {:>10.3f} {:>6.1f}% {:>10.1f}\n", t.name, t.calls, t.milliseconds / 1e3,
+               100.0 * t.milliseconds / 1e3 / total, 1e3 * t.milliseconds / static_cast<double>(t.calls));
+}
+
 void write_json(const std::string& path, const nlohmann::ordered_json& results) {
   std::ofstream out(path);
   if (!out) throw Error(fmt::format("--output-json {}: cannot be written", path));
@@ -112,12 +131,12 @@ int main(int argc, char** argv) {
       throw Error("--num-prompts, --n, --batch-size, --num-iters and --output-len must be positive, "
                   "--input-len and --num-iters-warmup not negative, --random-range-ratio in [0, 1)");
     const bool dummy = o.load_format == "dummy";
-    o.engine.model = cli::resolve_model_argument(o.model, dummy);
-    o.engine.load_format = dummy ? engine::LoadFormat::dummy : engine::LoadFormat::checkpoint;
-    o.engine.enable_prefix_caching = !o.no_enable_prefix_caching;
-    o.engine.seed = o.seed;
-    const auto ceilings = o.engine.device == "cuda" ? engine::measure_device_ceilings() : std::nullopt;
-    engine::EngineClient client(o.engine);
+    auto config = cli::engine_config(o.engine, cli::resolve_model_argument(o.model, dummy));
+    config.load_format = dummy ? engine::LoadFormat::dummy : engine::LoadFormat::checkpoint;
+    config.seed = o.seed;
+    config.profile = o.profile;
+    const auto ceilings = config.device == "cuda" ? engine::measure_device_ceilings() : std::nullopt;
+    engine::EngineClient client(config);
     const auto& engine = client.engine();
     const std::int64_t vocab = engine.model_config().vocab_size;
 
@@ -133,6 +152,7 @@ int main(int argc, char** argv) {
                  static_cast<double>(requests.size()) / elapsed, total / elapsed, static_cast<double>(output_tokens) / elapsed);
       fmt::print("Total num prompt tokens:  {}\nTotal num output tokens:  {}\n", prompt_tokens, output_tokens);
       const auto line = report_roofline(ceilings, engine, workload(o, engine, o.num_prompts, o.input_len > 0 ? o.input_len : 1024), elapsed);
+      if (o.profile) report_profile(engine, elapsed);
       if (!o.output_json.empty())
         write_json(o.output_json, {{"elapsed_time", elapsed},
                                    {"num_requests", requests.size()},
@@ -145,7 +165,8 @@ int main(int argc, char** argv) {
 
     const auto batch = random_requests(o.batch_size, o.input_len > 0 ? o.input_len : 32, o.output_len, 0.0, vocab, o.seed);
     std::int64_t output_tokens = 0;
-    for (int i = 0; i < o.num_iters_warmup; ++i) run_all(client, batch, o.n, output_tokens);
+    double wall = 0.0;  // of every run, warm-up included: the profile covers them all
+    for (int i = 0; i < o.num_iters_warmup; ++i) wall += run_all(client, batch, o.n, output_tokens);
     std::vector<double> latencies;
     for (int i = 0; i < o.num_iters; ++i) latencies.push_back(run_all(client, batch, o.n, output_tokens));
     double sum = 0.0;
@@ -159,6 +180,7 @@ int main(int argc, char** argv) {
     }
     const auto line = report_roofline(ceilings, engine, workload(o, engine, o.batch_size, o.input_len > 0 ? o.input_len : 32),
                                       percentile(latencies, 50));
+    if (o.profile) report_profile(engine, wall + sum);
     if (!o.output_json.empty())
       write_json(o.output_json, {{"avg_latency", sum / static_cast<double>(latencies.size())},
                                  {"latencies", latencies},

@@ -6,7 +6,6 @@ GenerateCommand::GenerateCommand()
     : Command("generate", "Generate text offline for one or many prompts, with vLLM's sampling parameters") {
   auto& o = options;
   auto& s = o.sampling;
-  auto& limits = o.engine.limits;
   add_option("model", o.model, "Model folder or hub id (org/name; downloaded into the Hugging Face cache if missing)")
       ->required();
   add_option("-p,--prompt", o.prompts, "A prompt (repeat for several)")->type_name("TEXT");
@@ -18,10 +17,6 @@ GenerateCommand::GenerateCommand()
       ->type_name("TEMPLATE");
   add_option("--output-format", o.output_format, "text, or json: one JSON object per prompt and line")
       ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-  add_option("--device", o.engine.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
-  add_option("--dtype", o.engine.dtype, "With --device cuda: auto (the checkpoint's 16-bit type, else bfloat16), bfloat16 or float16")
-      ->check(CLI::IsMember({"auto", "bfloat16", "float16", "half"}))
       ->capture_default_str();
 
   // SamplingParams, named as vLLM names them.
@@ -52,20 +47,7 @@ GenerateCommand::GenerateCommand()
       ->check(CLI::IsMember({"auto", "vllm"}))
       ->capture_default_str();
 
-  // Engine.
-  add_token_count_option(*this, "--max-model-len", limits.max_model_len, "Longest sequence, prompt plus output (default: the model's)");
-  add_option("--max-num-seqs", limits.max_num_seqs, "Most sequences in one step (default 256)");
-  add_token_count_option(*this, "--max-num-batched-tokens", limits.max_num_batched_tokens,
-                         "Most tokens in one step; longer prompts are prefilled in chunks (default 2048)");
-  add_option("--block-size", limits.block_size, "Tokens per KV cache block")->capture_default_str();
-  add_option_function<std::int64_t>("--num-gpu-blocks-override", [&o](std::int64_t n) { o.engine.num_blocks = n; },
-                                    "KV cache blocks to allocate, whatever the memory (on the CPU too)")
-      ->type_name("N");
-  add_flag("--no-enable-prefix-caching", o.no_enable_prefix_caching, "Do not reuse the KV cache of shared prompt prefixes");
-  add_option("--rope-scaling", o.rope_scaling,
-             R"(RoPE scaling as JSON, replacing config.json's: {"rope_type":"yarn","factor":4.0,...})")
-      ->type_name("JSON");
-  add_option_function<double>("--rope-theta", [&o](double theta) { o.engine.rope_theta = theta; }, "RoPE base, replacing config.json's");
+  add_engine_options(*this, o.engine);
 }
 
 bool GenerateCommand::given(const std::string& flag) const { return get_option(flag)->count() > 0; }

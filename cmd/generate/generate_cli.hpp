@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/cli.hpp"
+#include "common/engine_options.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/sampling_params.hpp"
 
@@ -19,10 +20,7 @@ struct GenerateOptions {
   std::string chat_template;
   std::string output_format = "text";
   std::string generation_config = "auto";
-  std::string rope_scaling;  // JSON
-  std::optional<std::int64_t> num_gpu_blocks_override;
-  bool no_enable_prefix_caching = false;
-  engine::EngineConfig engine;
+  EngineOptions engine;
   engine::SamplingParams sampling;
   std::string stop_token_ids;  // "1,2"
 };

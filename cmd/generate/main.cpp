@@ -174,25 +174,15 @@ int main(int argc, char** argv) {
   return cli::run(command, argc, argv, [&] {
     auto& o = command.options;
     const std::filesystem::path folder = cli::resolve_model_argument(o.model, false);
-    o.engine.model = folder;
-    o.engine.enable_prefix_caching = !o.no_enable_prefix_caching;
-    if (!o.rope_scaling.empty())
-      o.engine.rope_scaling = engine::parse_rope_scaling(parse_json(o.rope_scaling, "--rope-scaling"), "--rope-scaling");
-    if (const char* space = std::getenv("VLLM_CPU_KVCACHE_SPACE"); space && *space) {
-      char* end = nullptr;
-      const double gib = std::strtod(space, &end);
-      if (*end != '\0' || !(gib > 0 && gib <= 1 << 20))
-        throw Error(fmt::format("VLLM_CPU_KVCACHE_SPACE: '{}' is not a size in GiB", space));
-      o.engine.cpu_kv_cache_bytes = static_cast<std::uint64_t>(gib * (1ull << 30));
-    }
+    auto config = cli::engine_config(o.engine, folder);
     if (!o.stop_token_ids.empty()) o.sampling.stop_token_ids = parse_ids(o.stop_token_ids, "--stop-token-ids");
     apply_generation_config(command, o.sampling, folder);
     o.sampling.validate();  // before the model loads: a typo should not cost a load
 
-    o.engine.tokenizer = engine::load_model_tokenizer(folder);
-    const auto prompts = collect_prompts(o, o.engine.tokenizer.get(), folder);
+    config.tokenizer = engine::load_model_tokenizer(folder);
+    const auto prompts = collect_prompts(o, config.tokenizer.get(), folder);
 
-    engine::EngineClient client(o.engine);
+    engine::EngineClient client(config);
     // Every prompt is checked before any runs, and a bad one is named.
     for (std::size_t p = 0; p < prompts.size(); ++p) {
       try {

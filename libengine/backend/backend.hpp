@@ -5,11 +5,13 @@
 #include "weights/host_tensor.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace llmctl::engine {
 
@@ -28,6 +30,21 @@ struct HeadLayout {
 
   std::int64_t q_width() const { return q_heads * head_dim; }
   std::int64_t kv_width() const { return kv_heads * head_dim; }
+};
+
+// The largest step a backend prepares for: it sizes its per-step buffers once, from these.
+struct StepLimits {
+  std::int64_t max_tokens;
+  std::int64_t max_sequences;
+  std::int64_t max_blocks_per_sequence;
+};
+
+// GPU time spent in one kind of operation (a GEMM shape counts as its own kind), over the steps run
+// while profiling was on.
+struct OperationTime {
+  std::string name;
+  std::int64_t calls = 0;
+  double milliseconds = 0.0;
 };
 
 // The operations the model forward is written against (libengine/model/decoder_model.cpp). Each backend
@@ -77,9 +94,21 @@ class Backend {
   // Copies rows of an f32 tensor to host memory, one after another.
   virtual void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) = 0;
 
+  // Called once, before the first step, with the largest step and the model's heads.
+  virtual void reserve_steps(const StepLimits& limits, const HeadLayout& heads) = 0;
   // Called once at the start of each forward step, before the operations that read `batch` (the CUDA
   // backend copies its token ids, positions, slots and block tables to the device here).
   virtual void prepare_step(const StepBatch& batch) = 0;
+  // Runs `enqueue`, a sequence of this backend's operations, as one CUDA graph on backends that have
+  // them: captured at the first call with `key`, replayed at later ones. Whatever the operations take
+  // from the host (shapes, counts) must therefore depend on `key` alone; what they read on the device
+  // (the step's metadata, activations) may change. Other backends, and profiling, just run it.
+  virtual void run_graph(std::int64_t key, const std::function<void()>& enqueue) = 0;
+
+  // Per-operation GPU timing (device events around each operation; steps run eagerly meanwhile).
+  // Backends without it throw llmctl::Error from set_profiling(true).
+  virtual void set_profiling(bool on) = 0;
+  virtual std::vector<OperationTime> operation_times() const = 0;
 
   // out[t] = table[token_ids[t]]
   virtual void embed(const Tensor& table, const StepBatch& batch, const Tensor& out) = 0;
@@ -96,7 +125,7 @@ class Backend {
   // Rotates the q and k heads in place by each token's position (Hugging Face's rotate_half layout);
   // `cos_sin` is [positions, head_dim]: head_dim / 2 cosines then head_dim / 2 sines.
   virtual void rotary(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin, const StepBatch& batch) = 0;
-  // Writes each token's k and v heads to its slot of the cache.
+  // Writes each token's k and v heads to its slot of the cache (none for slot -1: padding).
   virtual void write_kv(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache,
                         const StepBatch& batch) = 0;
   // Causal attention of every new token over its sequence's cached tokens (positions

@@ -5,15 +5,17 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 namespace llmctl::engine {
 
-DecoderModel::DecoderModel(const ModelConfig& config, ModelWeights weights, Backend& backend, std::int64_t max_tokens,
-                           std::int64_t max_sequences, std::int64_t max_positions)
-    : config_(config), weights_(std::move(weights)), backend_(backend), max_tokens_(max_tokens),
-      max_positions_(max_positions) {
+DecoderModel::DecoderModel(const ModelConfig& config, ModelWeights weights, Backend& backend, const StepLimits& limits,
+                           std::int64_t max_positions, bool graphs)
+    : config_(config), weights_(std::move(weights)), backend_(backend), limits_(limits), max_positions_(max_positions),
+      graphs_(graphs) {
+  const std::int64_t max_tokens = limits.max_tokens, max_sequences = limits.max_sequences;
   const auto frequencies = rotary_frequencies(config);
   const auto table = rotary_cos_sin(frequencies, max_positions);
   cos_sin_ = backend.allocate(DType::f32, max_positions, config.head_dim);
@@ -21,6 +23,7 @@ DecoderModel::DecoderModel(const ModelConfig& config, ModelWeights weights, Back
 
   const DType dtype = backend.compute_dtype();
   const auto h = heads();
+  backend.reserve_steps(limits, h);
   residual_ = backend.allocate(dtype, max_tokens, config.hidden_size);
   normed_ = backend.allocate(dtype, max_tokens, config.hidden_size);
   qkv_ = backend.allocate(dtype, max_tokens, h.q_width() + 2 * h.kv_width());
@@ -48,16 +51,36 @@ std::uint64_t DecoderModel::kv_bytes_per_token() const {
   return 2ull * static_cast<std::uint64_t>(config_.num_layers * heads().kv_width()) * bits(backend_.compute_dtype()) / 8;
 }
 
+std::int64_t DecoderModel::graph_size(std::int64_t tokens) const {
+  if (!graphs_) return 0;
+  const std::int64_t size = tokens <= 2 ? tokens : tokens <= 4 ? 4 : (tokens + 7) / 8 * 8;
+  return size <= std::min<std::int64_t>(limits_.max_sequences, 512) ? size : 0;
+}
+
 Tensor DecoderModel::forward(const StepBatch& batch, std::span<const LayerKvCache> cache) {
   const std::int64_t tokens = batch.num_tokens();
   const auto rows = static_cast<std::int64_t>(batch.logit_rows.size());
-  if (tokens == 0 || tokens > max_tokens_ || rows > last_hidden_.rows)
+  if (tokens == 0 || tokens > limits_.max_tokens || rows > limits_.max_sequences)
     throw Error(fmt::format("internal: a step of {} tokens and {} sampled rows exceeds the planned {} and {}", tokens,
-                            rows, max_tokens_, last_hidden_.rows));
+                            rows, limits_.max_tokens, limits_.max_sequences));
   for (const auto position : batch.positions)
     if (position < 0 || position >= max_positions_)
       throw Error(fmt::format("internal: position {} is outside [0, {})", position, max_positions_));
 
+  const bool decode = tokens == batch.num_sequences() && rows == tokens;
+  if (const std::int64_t size = decode ? graph_size(tokens) : 0) {
+    const StepBatch padded = padded_decode_batch(batch, size);
+    backend_.prepare_step(padded);
+    backend_.run_graph(size, [&] { enqueue_forward(padded, cache); });
+    return logits_.slice_rows(0, rows);  // the padding's rows come after the real ones
+  }
+  backend_.prepare_step(batch);
+  return enqueue_forward(batch, cache);
+}
+
+Tensor DecoderModel::enqueue_forward(const StepBatch& batch, std::span<const LayerKvCache> cache) {
+  const std::int64_t tokens = batch.num_tokens();
+  const auto rows = static_cast<std::int64_t>(batch.logit_rows.size());
   const auto h = heads();
   const float eps = static_cast<float>(config_.rms_norm_eps);
   const float scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
@@ -70,7 +93,6 @@ Tensor DecoderModel::forward(const StepBatch& batch, std::span<const LayerKvCach
   const Tensor gate_up = gate_up_.slice_rows(0, tokens);
   const Tensor mlp = mlp_.slice_rows(0, tokens);
 
-  backend_.prepare_step(batch);
   backend_.embed(weights_.embed_tokens, batch, residual);
   for (std::size_t l = 0; l < weights_.layers.size(); ++l) {
     const auto& w = weights_.layers[l];

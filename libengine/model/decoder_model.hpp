@@ -14,10 +14,12 @@ namespace llmctl::engine {
 // embeddings, then per layer RMSNorm, fused qkv projection (+ bias), per-head q/k RMSNorm (Qwen3), RoPE,
 // paged attention, o projection, residual, RMSNorm, SiLU-gated MLP, residual; then the final norm and
 // lm_head for the rows that sample. Activation buffers are allocated once, for the largest step.
+// With `graphs`, a decode step (one token per sequence, every one sampled) is padded to the next of
+// vLLM's capture sizes and run as the backend's graph for that size.
 class DecoderModel {
  public:
-  DecoderModel(const ModelConfig& config, ModelWeights weights, Backend& backend, std::int64_t max_tokens,
-               std::int64_t max_sequences, std::int64_t max_positions);
+  DecoderModel(const ModelConfig& config, ModelWeights weights, Backend& backend, const StepLimits& limits,
+               std::int64_t max_positions, bool graphs);
 
   const ModelConfig& config() const { return config_; }
   HeadLayout heads() const;
@@ -31,12 +33,20 @@ class DecoderModel {
   // batch.logit_rows, [rows, vocab] f32, in the backend's memory (valid until the next step).
   Tensor forward(const StepBatch& batch, std::span<const LayerKvCache> cache);
 
+  // The graph size a decode step of `tokens` tokens is padded to (vLLM's capture sizes 1, 2, 4, then
+  // multiples of 8 up to 512, within max_sequences); 0 when it runs without a graph.
+  std::int64_t graph_size(std::int64_t tokens) const;
+
  private:
+  // Enqueues the layers, the final norm and lm_head; the logits of batch.logit_rows.
+  Tensor enqueue_forward(const StepBatch& batch, std::span<const LayerKvCache> cache);
+
   ModelConfig config_;
   ModelWeights weights_;
   Backend& backend_;
-  std::int64_t max_tokens_;
+  StepLimits limits_;
   std::int64_t max_positions_;
+  bool graphs_;
   Tensor cos_sin_;
   // Activations, [max_tokens, width]; each step uses the first rows.
   Tensor residual_, normed_, qkv_, attention_, projected_, gate_up_, mlp_;

@@ -99,11 +99,14 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
 
   const auto started = std::chrono::steady_clock::now();
   backend_ = make_backend(config.device, cuda_compute_dtype(config.dtype, model_config_));
+  backend_->set_profiling(config.profile);
   const auto at_start = backend_->memory_info();
   auto weights = load_model_weights(config.model, model_config_, *backend_, config.load_format);
   const auto after_weights = backend_->memory_info();
-  model_ = std::make_unique<DecoderModel>(model_config_, std::move(weights), *backend_, limits_.max_num_batched_tokens,
-                                          limits_.max_num_seqs, limits_.max_model_len);
+  const StepLimits step_limits{limits_.max_num_batched_tokens, limits_.max_num_seqs,
+                               (limits_.max_model_len + limits_.block_size - 1) / limits_.block_size};
+  model_ = std::make_unique<DecoderModel>(model_config_, std::move(weights), *backend_, step_limits,
+                                          limits_.max_model_len, config.device == "cuda" && !config.enforce_eager);
   const auto after_model = backend_->memory_info();
 
   const std::int64_t block_size = limits_.block_size;
@@ -121,6 +124,7 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
     usage.runtime = at_start->total - at_start->free;
     usage.weights = at_start->free - after_weights->free;
     usage.activations = after_weights->free - after_model->free;
+    usage.cuda_graphs = config.enforce_eager ? 0 : kCudaGraphBytes;  // captured later, at each size's first step
     const auto kv = kv_cache_layout(model_config_, limits_, bits(backend_->compute_dtype()) / 8);
     const auto plan = plan_memory(at_start->total, limits_.gpu_memory_utilization, usage, kv, limits_.max_model_len);
     check_kv_capacity(plan);
@@ -346,7 +350,9 @@ std::vector<RequestOutput> Engine::step() {
     // The flat batch.
     batch_ = StepBatch{};
     batch_.block_size = static_cast<std::int32_t>(limits_.block_size);
-    batch_.max_blocks_per_seq = static_cast<std::int32_t>((limits_.max_model_len + limits_.block_size - 1) / limits_.block_size);
+    for (const auto& [sequence, new_tokens] : scheduled)  // the block tables' width: the longest table
+      batch_.max_blocks_per_seq = std::max(batch_.max_blocks_per_seq,
+                                           static_cast<std::int32_t>(blocks_->block_table(sequence->id).size()));
     batch_.query_start.push_back(0);
     std::vector<SequenceState*> sampling;
     for (const auto& [sequence, new_tokens] : scheduled) {

@@ -28,6 +28,8 @@ struct EngineConfig {
   LoadFormat load_format = LoadFormat::checkpoint;
   std::uint64_t cpu_kv_cache_bytes = 4ull << 30;  // vLLM's VLLM_CPU_KVCACHE_SPACE default
   bool enable_prefix_caching = true;
+  bool enforce_eager = false;  // vLLM's --enforce-eager: no CUDA graphs for decode steps
+  bool profile = false;  // time each operation on the GPU (Backend::set_profiling); graphs are then off
   std::optional<RopeScaling> rope_scaling;  // replaces config.json's
   std::optional<double> rope_theta;
   std::uint64_t seed = 0;  // where requests without a seed of their own draw from (vLLM's --seed)
@@ -66,6 +68,9 @@ class Engine {
   void abort(const std::string& request_id);  // its final output comes from the next step()
   bool has_unfinished() const { return !requests_.empty(); }
   std::vector<RequestOutput> step();
+
+  // With EngineConfig::profile, the GPU time of each kind of operation so far (Backend::operation_times).
+  std::vector<OperationTime> operation_times() const { return backend_->operation_times(); }
 
   const Scheduler& scheduler() const { return *scheduler_; }
   const BlockManager& block_manager() const { return *blocks_; }

@@ -32,4 +32,9 @@ struct StepBatch {
   }
 };
 
+// A decode batch (one token per sequence, each sampled) padded to `tokens` with idle sequences, so that
+// a CUDA graph captured for that size can run it: each idle sequence has token 0 at position 0, writes
+// no keys and values (slot -1), attends to slot 0 of block 0 and samples a row nobody reads.
+StepBatch padded_decode_batch(const StepBatch& batch, std::int64_t tokens);
+
 }  // namespace llmctl::engine

@@ -1,7 +1,8 @@
 // On the GPU machine: the two attention kernels (kernels/paged_attention.cu for single tokens and
 // kernels/prefill_attention.cu for prefill tiles) against a float64 reference on the CPU, on fresh random
 // inputs: prefill chunks after cached prefixes, block tables in random order, GQA ratios 1 to 16, head dims
-// 64 and 128, with and without a sliding window. ‖out − ref‖ / ‖ref‖ must stay under 1e-2 (bf16 output).
+// 16 to 256, contexts from 1 to 32k, with and without a sliding window. ‖out − ref‖ / ‖ref‖ must stay under
+// 1e-2 (bf16 output).
 // Without a GPU it exits 77 (ctest: skipped).
 #include "backend/device_query.hpp"
 #include "kernels.hpp"
@@ -135,6 +136,9 @@ void run_case(const Heads& heads, std::int64_t window, const std::vector<Sequenc
   const std::size_t out_count = static_cast<std::size_t>(tokens) * heads.q_heads * dim;
   check(cudaMalloc(reinterpret_cast<void**>(&d_out), out_count * 2), "cudaMalloc");
   const kernels::StepView view{nullptr, d_positions, d_slots, d_sequence, d_context, d_tables, max_blocks, block_size, tokens};
+  constexpr std::size_t kWorkspace = 16ull << 20;  // as the CUDA backend gives it
+  float* d_workspace = nullptr;
+  check(cudaMalloc(reinterpret_cast<void**>(&d_workspace), kWorkspace), "cudaMalloc");
 
   for (const bool tensor_cores : {false, true}) {
     if (tensor_cores && !kernels::prefill_attention_supports(dim)) continue;
@@ -143,10 +147,11 @@ void run_case(const Heads& heads, std::int64_t window, const std::vector<Sequenc
       kernels::prefill_attention(kernels::Element::bf16, d_qkv, row_width, heads, d_keys, d_values, view, d_tiles,
                                  static_cast<std::int64_t>(tiles.size()), scale, window, d_out, nullptr);
       kernels::paged_attention(kernels::Element::bf16, d_qkv, row_width, heads, d_keys, d_values, view, d_single,
-                               static_cast<std::int64_t>(single_rows.size()), scale, window, d_out, nullptr);
+                               static_cast<std::int64_t>(single_rows.size()), scale, window, d_out, d_workspace,
+                               kWorkspace, nullptr);
     } else
       kernels::paged_attention(kernels::Element::bf16, d_qkv, row_width, heads, d_keys, d_values, view, d_rows, tokens,
-                               scale, window, d_out, nullptr);
+                               scale, window, d_out, d_workspace, kWorkspace, nullptr);
     check(cudaDeviceSynchronize(), "kernel");
     std::vector<std::uint16_t> out(out_count);
     check(cudaMemcpy(out.data(), d_out, out_count * 2, cudaMemcpyDeviceToHost), "download");
@@ -164,7 +169,7 @@ void run_case(const Heads& heads, std::int64_t window, const std::vector<Sequenc
                 tokens, relative);
   }
   for (void* p : std::initializer_list<void*>{d_qkv, d_keys, d_values, d_positions, d_sequence, d_tables, d_slots, d_context,
-                                              d_rows, d_tiles, d_single, d_out})
+                                              d_rows, d_tiles, d_single, d_out, d_workspace})
     cudaFree(p);
 }
 
@@ -184,6 +189,13 @@ int main() {
   std::vector<Sequence> decodes(160, Sequence{0, 1});
   for (std::size_t i = 0; i < decodes.size(); ++i) decodes[i].cached = static_cast<int>(i * 13 % 700);
   for (const Heads heads : {Heads{28, 4, 128}, Heads{32, 2, 128}, Heads{8, 8, 64}}) run_case(heads, 0, decodes, random);
+  // A few single tokens with contexts from 1 to 32k: their contexts are split over many blocks and
+  // merged. Head dims beyond the tensor-core kernel's go to the paged kernel for prefill tokens too.
+  const std::vector<Sequence> long_decodes = {{0, 1}, {16, 1}, {63, 1}, {4099, 1}, {32767, 1}};
+  for (const Heads heads : {Heads{28, 4, 128}, Heads{16, 16, 64}, Heads{16, 2, 256}, Heads{8, 2, 96}})
+    for (const std::int64_t window : {0, 1000}) run_case(heads, window, long_decodes, random);
+  for (const Heads heads : {Heads{4, 2, 16}, Heads{8, 1, 32}, Heads{16, 2, 256}, Heads{14, 2, 80}})
+    run_case(heads, 0, mixed, random);
   std::printf("%s\n", failures == 0 ? "all passed" : "FAILED");
   return failures == 0 ? 0 : 1;
 }

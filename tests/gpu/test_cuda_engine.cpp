@@ -122,6 +122,55 @@ int check_device_sampling(const std::filesystem::path& folder) {
   return failures;
 }
 
+// Decode steps replay CUDA graphs unless --enforce-eager. With 8 requests the decode batch is exactly
+// a capture size, so the graph runs the same kernels on the same shapes as eager steps: tokens and
+// logprobs must be identical. Profiling must see every kind of operation.
+int check_graphs(const std::filesystem::path& folder) {
+  auto cases = llmctl::read_json_file(folder / "expected.json")["cases"];
+  cases.erase(cases.begin() + 8, cases.end());
+  auto run = [&](bool eager, bool profile) {
+    EngineConfig config;
+    config.model = folder;
+    config.device = "cuda";
+    config.num_blocks = 256;
+    config.enforce_eager = eager;
+    config.profile = profile;
+    Engine engine(config);
+    SamplingParams params;
+    params.temperature = 0.0;
+    params.max_tokens = 24;
+    params.ignore_eos = true;
+    params.logprobs = 2;
+    for (const auto& c : cases) engine.add({c["name"], c["prompt_token_ids"].get<std::vector<TokenId>>(), params});
+    std::map<std::string, std::vector<std::pair<TokenId, double>>> results;
+    while (engine.has_unfinished())
+      for (auto& output : engine.step())
+        for (auto& update : output.updates)
+          for (auto& sampled : update.logprobs) results[output.request_id].emplace_back(sampled.token, sampled.logprob);
+    std::vector<std::string> operations;
+    for (const auto& t : engine.operation_times())
+      if (t.calls > 0 && t.milliseconds > 0.0) operations.push_back(t.name);
+    return std::pair{results, operations};
+  };
+  const auto [graphed, none] = run(false, false);
+  const auto [eager, none_either] = run(true, false);
+  const auto [profiled, operations] = run(false, true);
+  auto has = [&](const std::string& name) { return std::find(operations.begin(), operations.end(), name) != operations.end(); };
+  int failures = 0;
+  for (const auto& [what, ok] : {std::pair{"decode graphs = eager, bit for bit", graphed == eager && graphed.size() == 8},
+                                 std::pair{"profiling: same results", profiled == eager},
+                                 std::pair{"profiling: no times without it", none.empty() && none_either.empty()},
+                                 std::pair{"profiling: every operation timed",
+                                           has("attention (decode)") && has("attention (prefill)") && has("embed") &&
+                                               has("add_rms_norm") && has("silu_mul") &&
+                                               std::any_of(operations.begin(), operations.end(),
+                                                           [](const std::string& n) { return n.starts_with("linear "); })}}) {
+    std::printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+    failures += ok ? 0 : 1;
+  }
+  return failures;
+}
+
 }  // namespace
 
 int main() {
@@ -149,6 +198,7 @@ int main() {
       }
     }
   failures += check_device_sampling(models / "qwen3");
+  failures += check_graphs(models / "llama3");
   std::printf("%s\n", failures == 0 ? "all passed" : "FAILED");
   return failures == 0 ? 0 : 1;
 }

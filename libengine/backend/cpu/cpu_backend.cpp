@@ -55,6 +55,10 @@ void CpuBackend::upload(const Tensor& destination, std::int64_t first_row, const
                    destination.data + static_cast<std::size_t>(first_row) * destination.row_bytes(), elements);
 }
 
+void CpuBackend::set_profiling(bool on) {
+  if (on) throw Error("per-operation profiling needs the CUDA backend (--device cuda)");
+}
+
 void CpuBackend::fill_uniform(const Tensor& tensor, std::uint64_t seed, float low, float high) {
   float* data = tensor.as<float>();
 #pragma omp parallel for schedule(static)
@@ -130,6 +134,7 @@ void CpuBackend::write_kv(const Tensor& qkv, const HeadLayout& heads, const Laye
   const std::size_t width = static_cast<std::size_t>(heads.kv_width()) * sizeof(float);
   for (std::int64_t t = 0; t < qkv.rows; ++t) {
     const auto slot = batch.slot_mapping[static_cast<std::size_t>(t)];
+    if (slot < 0) continue;
     const float* row = qkv.as<float>() + t * qkv.cols;
     std::memcpy(cache.keys.data + slot * cache.keys.row_bytes(), row + heads.q_width(), width);
     std::memcpy(cache.values.data + slot * cache.values.row_bytes(), row + heads.q_width() + heads.kv_width(), width);

@@ -1,11 +1,14 @@
 #pragma once
 
 #include "backend/backend.hpp"
+#include "backend/cuda/kernel_timer.hpp"
+#include "backend/cuda/step_metadata.hpp"
 
 #include <cuda_runtime_api.h>
 
-#include <array>
 #include <memory>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace llmctl::kernels {
@@ -16,7 +19,8 @@ namespace llmctl::engine {
 
 // The GPU backend: tensors in device memory in bf16 (or fp16), the operations as CUDA kernels
 // (kernels/) and cuBLASLt GEMMs, all on one stream. A step's metadata is copied to the device once, in
-// prepare_step(); only download() waits for the GPU.
+// prepare_step(); decode steps replay CUDA graphs (run_graph); only downloads and sampling wait for
+// the GPU.
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(DType compute_dtype);
@@ -33,7 +37,11 @@ class CudaBackend final : public Backend {
   bool samples_on_device() const override { return true; }
   void sample_on_device(const Tensor& logits, std::span<const DeviceSample> rows, std::span<DeviceSampled> out) override;
   void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) override;
+  void reserve_steps(const StepLimits& limits, const HeadLayout& heads) override;
   void prepare_step(const StepBatch& batch) override;
+  void run_graph(std::int64_t key, const std::function<void()>& enqueue) override;
+  void set_profiling(bool on) override { timer_.set(on); }
+  std::vector<OperationTime> operation_times() const override { return timer_.totals(); }
 
   void embed(const Tensor& table, const StepBatch& batch, const Tensor& out) override;
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override;
@@ -51,32 +59,23 @@ class CudaBackend final : public Backend {
   void gather_logit_rows(const Tensor& x, const StepBatch& batch, const Tensor& out) override;
 
  private:
-  // A device copy of one step's host vector, grown when a step needs more room.
-  struct DeviceArray {
-    void* data = nullptr;
-    std::size_t capacity = 0;
-  };
-  void* reserve(DeviceArray& array, std::size_t bytes);  // grows the array when a step needs more room
-  template <typename T>
-  const T* copy_to_device(DeviceArray& array, const std::vector<T>& values);
+  // Runs a kernel launch, timed under `name` while profiling; launch errors become llmctl::Error.
+  template <typename F>
+  void run(const std::string& name, F&& launch);
+  void synchronize(std::string_view what);  // waits for the stream, then reads the timings
 
   DType compute_dtype_;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<kernels::Gemm> gemm_;
-  DeviceArray token_ids_, positions_, slots_, token_sequence_, context_lens_, block_tables_, logit_rows_;
-  DeviceArray sample_requests_, sample_results_, single_rows_, prefill_work_array_;
-  std::vector<std::int32_t> token_sequence_host_;
-  // Tokens of one-token sequences (decodes); prefill chunks (sequence, first row, tokens); and the
-  // chunks' attention work, made once per step: tensor-core tiles (kernels::PrefillTile, 4 ints each),
-  // or, where that kernel lacks the head dim, the chunks' token rows.
-  std::vector<std::int32_t> single_rows_host_;
-  std::vector<std::array<std::int32_t, 3>> prefill_chunks_;
-  std::vector<std::int32_t> prefill_work_;
-  bool prefill_work_ready_ = false;
-  std::vector<DeviceSample> sample_staging_;
+  StepMetadata step_;
+  std::unordered_map<std::int64_t, cudaGraphExec_t> graphs_;
+  KernelTimer timer_;
+  // Rows to sample on the device and their results: pinned host memory and its device mirror.
+  DeviceSample* sample_host_ = nullptr;
+  void* sample_device_ = nullptr;
+  std::size_t sample_capacity_ = 0;
+  void* attention_workspace_ = nullptr;  // decode attention's split contexts
   std::vector<std::byte> staging_;  // host-side conversion of uploads
-  struct StepPointers;
-  std::unique_ptr<StepPointers> step_;
 };
 
 }  // namespace llmctl::engine

@@ -32,6 +32,10 @@ mkdir "$work/config-only" && cp "$model/config.json" "$work/config-only/"
 [[ $? -eq 1 ]] && grep -q 'random-range-ratio' "$work/err" && pass || fail "bad range ratio: $(cat "$work/err")"
 "$bin/llmctl-bench" "${cpu[@]}" >"$work/out" 2>"$work/err"
 [[ $? -eq 1 ]] && grep -q 'no model' "$work/err" && pass || fail "no model: $(cat "$work/err")"
+"$bin/llmctl-bench" "$model" "${cpu[@]}" --profile --num-prompts 2 >"$work/out" 2>"$work/err"
+[[ $? -eq 1 ]] && grep -q 'profiling needs the CUDA backend' "$work/err" && pass || fail "--profile on the CPU: $(cat "$work/err")"
+"$bin/llmctl-bench" "$model" "${cpu[@]}" --enforce-eager --rope-theta 20000 --input-len 8 --output-len 2 --num-prompts 2 >"$work/out" 2>"$work/err" \
+  && grep -q '^Throughput' "$work/out" && pass || fail "engine flags shared with generate: $(cat "$work/err")"
 "$bin/llmctl-bench" "$model" --dataset-name sharegpt >"$work/out" 2>"$work/err"
 [[ $? -eq 2 ]] && pass || fail "unknown dataset: $(cat "$work/err")"
 

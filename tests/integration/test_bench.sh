@@ -5,11 +5,7 @@
 set -u
 bin=$1 src=$2
 model=$src/tests/fixtures/generation/qwen3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*" | head -20; }
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 export LLMCTL_LOG_LEVEL=warning
 cpu=(--device cpu)
 
@@ -39,5 +35,4 @@ mkdir "$work/config-only" && cp "$model/config.json" "$work/config-only/"
 "$bin/llmctl-bench" "$model" --dataset-name sharegpt >"$work/out" 2>"$work/err"
 [[ $? -eq 2 ]] && pass || fail "unknown dataset: $(cat "$work/err")"
 
-printf '%d passed, %d failed\n' "$passed" "$failed"
-[[ $failed -eq 0 ]]
+summary

@@ -5,12 +5,7 @@
 #   test_download.sh BIN_DIR HUB_DOUBLE SOURCE_DIR
 set -u
 bin=$1 double=$2 src=$3
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
-passed=0 failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*" | head -30; }
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 check() { local name=$1; shift; if "$@"; then pass; else fail "$name"; fi; }
 
 # Fixture repositories: a large file (several 16 MiB chunks), small and nested files, a private repo,
@@ -216,5 +211,4 @@ check "--cache-dir with --local-dir: exit 2" test $rc -eq 2
 download org/tiny nothere.bin --cache-dir "$CACHE"; rc=$?
 check "a file the repo lacks" bash -c "[[ $rc -eq 1 ]] && grep -q 'has no file nothere.bin' '$work/err'"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 && $passed -gt 40 ]]
+summary 41

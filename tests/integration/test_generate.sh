@@ -5,11 +5,7 @@
 set -u
 bin=$1 src=$2
 models=$src/tests/fixtures/generation
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*" | head -20; }
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 export LLMCTL_LOG_LEVEL=warning
 
 # ok NAME PYTHON_CHECK -- COMMAND...: exits 0, and the check (on `out`, stdout's text) holds.
@@ -121,5 +117,4 @@ else
 fi
 error "--dtype is checked" 2 'dtype' -- "$bin/llmctl-generate" "$models/qwen3" -p x --dtype int8
 
-printf '%d passed, %d failed\n' "$passed" "$failed"
-[[ $failed -eq 0 ]]
+summary

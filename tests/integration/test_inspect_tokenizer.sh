@@ -5,11 +5,7 @@
 set -u
 bin=$1 src=$2 tokenizers=$3
 goldens=$src/tests/fixtures/tokenizers
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*" | head -20; }
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 # same NAME EXPECTED_FILE -- COMMAND...: stdout must equal the file's bytes exactly, exit 0.
 same() {
@@ -103,5 +99,4 @@ error "no template" 1 'has no chat template' -- "$bin/llmctl-inspect" "$tokenize
 error "flag needs its mode" 2 'add-special-tokens requires --tokenize' -- "$bin/llmctl-inspect" "$qwen" --add-special-tokens
 error "modes exclude each other" 2 'excludes' -- "$bin/llmctl-inspect" "$qwen" --tokenize a --detokenize 1
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 && $passed -gt 40 ]]
+summary 41

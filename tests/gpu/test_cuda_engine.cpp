@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 namespace {
 
@@ -32,19 +33,31 @@ struct Stats {
   double worst_logprob = 0.0;
 };
 
-Stats check_model(const std::filesystem::path& folder, const std::string& dtype) {
-  const auto expected = llmctl::read_json_file(folder / "expected.json");
+// The engine on the GPU for a reference model, with room for all its cases at once.
+EngineConfig cuda_engine(const std::filesystem::path& folder) {
   EngineConfig config;
   config.model = folder;
   config.device = "cuda";
-  config.dtype = dtype;
   config.num_blocks = 256;
-  Engine engine(config);
+  return config;
+}
+
+// Greedy for the goldens' 24 steps, EOS ignored; logprobs (the host sampler's path) when given.
+SamplingParams greedy_params(std::optional<int> logprobs) {
   SamplingParams params;
   params.temperature = 0.0;
   params.max_tokens = 24;
   params.ignore_eos = true;
-  params.logprobs = 5;
+  params.logprobs = logprobs;
+  return params;
+}
+
+Stats check_model(const std::filesystem::path& folder, const std::string& dtype) {
+  const auto expected = llmctl::read_json_file(folder / "expected.json");
+  auto config = cuda_engine(folder);
+  config.dtype = dtype;
+  Engine engine(config);
+  const auto params = greedy_params(5);
   for (const auto& c : expected["cases"]) engine.add({c["name"], c["prompt_token_ids"].get<std::vector<TokenId>>(), params});
   std::map<std::string, std::vector<SampledToken>> results;
   while (engine.has_unfinished())
@@ -77,11 +90,7 @@ Stats check_model(const std::filesystem::path& folder, const std::string& dtype)
 // Runs `prompts` with `params` on the CUDA engine; the tokens of each choice, by request id.
 std::map<std::string, std::vector<TokenId>> generate(const std::filesystem::path& folder, const SamplingParams& params,
                                                      const nlohmann::json& cases) {
-  EngineConfig config;
-  config.model = folder;
-  config.device = "cuda";
-  config.num_blocks = 256;
-  Engine engine(config);
+  Engine engine(cuda_engine(folder));
   for (const auto& c : cases) engine.add({c["name"], c["prompt_token_ids"].get<std::vector<TokenId>>(), params});
   std::map<std::string, std::vector<TokenId>> tokens;
   while (engine.has_unfinished())
@@ -95,12 +104,8 @@ std::map<std::string, std::vector<TokenId>> generate(const std::filesystem::path
 // from the same logits, and a seeded draw must repeat itself and differ between seeds.
 int check_device_sampling(const std::filesystem::path& folder) {
   const auto cases = llmctl::read_json_file(folder / "expected.json")["cases"];
-  SamplingParams greedy;
-  greedy.temperature = 0.0;
-  greedy.max_tokens = 24;
-  greedy.ignore_eos = true;
-  auto with_logprobs = greedy;  // the host path
-  with_logprobs.logprobs = 1;
+  const auto greedy = greedy_params(std::nullopt);
+  const auto with_logprobs = greedy_params(1);  // the host path
   int failures = 0;
   const bool greedy_same = generate(folder, greedy, cases) == generate(folder, with_logprobs, cases);
   SamplingParams random;
@@ -129,18 +134,11 @@ int check_graphs(const std::filesystem::path& folder) {
   auto cases = llmctl::read_json_file(folder / "expected.json")["cases"];
   cases.erase(cases.begin() + 8, cases.end());
   auto run = [&](bool eager, bool profile) {
-    EngineConfig config;
-    config.model = folder;
-    config.device = "cuda";
-    config.num_blocks = 256;
+    auto config = cuda_engine(folder);
     config.enforce_eager = eager;
     config.profile = profile;
     Engine engine(config);
-    SamplingParams params;
-    params.temperature = 0.0;
-    params.max_tokens = 24;
-    params.ignore_eos = true;
-    params.logprobs = 2;
+    const auto params = greedy_params(2);
     for (const auto& c : cases) engine.add({c["name"], c["prompt_token_ids"].get<std::vector<TokenId>>(), params});
     std::map<std::string, std::vector<std::pair<TokenId, double>>> results;
     while (engine.has_unfinished())

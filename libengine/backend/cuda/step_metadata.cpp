@@ -33,8 +33,8 @@ void StepMetadata::reserve(const StepLimits& limits, const HeadLayout& heads) {
   heads_ = {static_cast<int>(heads.q_heads), static_cast<int>(heads.kv_heads), static_cast<int>(heads.head_dim)};
   tiled_ = kernels::prefill_attention_supports(heads_.head_dim);
   // Every chunk's tiles cover its (token, q head) rows plus at most one partial tile.
-  prefill_capacity_ = tiled_ ? limits.max_tokens * (heads.q_heads / heads.kv_heads) / 64 + limits.max_sequences + 1
-                             : limits.max_tokens;
+  const std::int64_t prefill_capacity =
+      tiled_ ? limits.max_tokens * (heads.q_heads / heads.kv_heads) / 64 + limits.max_sequences + 1 : limits.max_tokens;
   const std::size_t tokens = static_cast<std::size_t>(limits.max_tokens);
   const std::size_t sequences = static_cast<std::size_t>(limits.max_sequences);
   std::size_t offset = 0;
@@ -51,7 +51,7 @@ void StepMetadata::reserve(const StepLimits& limits, const HeadLayout& heads) {
   layout_.logit_rows = place(sequences * 4);
   layout_.decode_rows = place(sequences * 4);
   layout_.prefill_work =
-      place(static_cast<std::size_t>(prefill_capacity_) * (tiled_ ? sizeof(kernels::PrefillTile) : sizeof(std::int32_t)));
+      place(static_cast<std::size_t>(prefill_capacity) * (tiled_ ? sizeof(kernels::PrefillTile) : sizeof(std::int32_t)));
   layout_.block_tables = place(sequences * static_cast<std::size_t>(limits.max_blocks_per_sequence) * 4);
   layout_.end = offset;
 

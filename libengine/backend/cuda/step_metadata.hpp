@@ -52,7 +52,6 @@ class StepMetadata {
   StepLimits limits_{};
   kernels::Heads heads_{};
   bool tiled_ = false;
-  std::int64_t prefill_capacity_ = 0;  // entries of prefill work (ints for rows, tiles otherwise)
   Layout layout_{};
   std::byte* host_ = nullptr;
   std::byte* device_ = nullptr;

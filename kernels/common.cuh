@@ -57,4 +57,27 @@ inline __device__ float block_sum(float value) {
   return value;
 }
 
+// Copies keys and values [key0, key0 + count) of one kv head (its first element at `head_offset` in a
+// cache row) from the paged cache into shared-memory rows of `row_stride` elements, 16 bytes per thread
+// at a time over the whole block; keys at or past `end` become zeros. `table` is the sequence's block
+// table; `dim` a multiple of 8.
+template <typename T>
+__device__ void gather_kv_tile(const T* keys, const T* values, const std::int32_t* table, int block_size,
+                               std::int64_t kv_width, std::int64_t head_offset, int dim, std::int64_t key0, int count,
+                               std::int64_t end, int row_stride, T* k_tile, T* v_tile) {
+  const int chunks = dim / 8;
+  for (int x = threadIdx.x; x < count * chunks; x += blockDim.x) {
+    const int key = x / chunks, c = x % chunks;
+    const std::int64_t j = key0 + key;
+    int4 k = make_int4(0, 0, 0, 0), v = make_int4(0, 0, 0, 0);
+    if (j < end) {
+      const std::int64_t slot = static_cast<std::int64_t>(table[j / block_size]) * block_size + j % block_size;
+      k = *reinterpret_cast<const int4*>(keys + slot * kv_width + head_offset + c * 8);
+      v = *reinterpret_cast<const int4*>(values + slot * kv_width + head_offset + c * 8);
+    }
+    *reinterpret_cast<int4*>(k_tile + key * row_stride + c * 8) = k;
+    *reinterpret_cast<int4*>(v_tile + key * row_stride + c * 8) = v;
+  }
+}
+
 }  // namespace llmctl::kernels

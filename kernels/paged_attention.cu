@@ -94,19 +94,8 @@ __global__ void __launch_bounds__(kThreads)
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (std::int64_t key0 = begin; key0 < end; key0 += kKeys) {
     __syncthreads();  // the previous tile is no longer read
-    for (int x = threadIdx.x; x < kKeys * chunks; x += kThreads) {
-      const int key = x / chunks, c = x % chunks;
-      const std::int64_t j = key0 + key;
-      int4 k = make_int4(0, 0, 0, 0), v = make_int4(0, 0, 0, 0);
-      if (j < end) {
-        const std::int64_t slot = static_cast<std::int64_t>(table[j / step.block_size]) * step.block_size + j % step.block_size;
-        const std::int64_t offset = slot * kv_width + static_cast<std::int64_t>(kv_head) * dim + c * 8;
-        k = *reinterpret_cast<const int4*>(keys + offset);
-        v = *reinterpret_cast<const int4*>(values + offset);
-      }
-      *reinterpret_cast<int4*>(k_tile + key * kRow + c * 8) = k;
-      *reinterpret_cast<int4*>(v_tile + key * kRow + c * 8) = v;
-    }
+    gather_kv_tile(keys, values, table, step.block_size, kv_width, static_cast<std::int64_t>(kv_head) * dim, dim, key0,
+                   kKeys, end, kRow, k_tile, v_tile);
     __syncthreads();
 
     // Scores: thread -> one key (threadIdx % kKeys) against q heads threadIdx / kKeys + k * kScoreStride,

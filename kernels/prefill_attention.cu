@@ -98,19 +98,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   const std::int64_t key_start = (first_key / kKeyTile) * kKeyTile;
   for (std::int64_t key0 = key_start; key0 <= last_position; key0 += kKeyTile) {
     __syncthreads();  // the previous tile's keys and values are no longer read
-    // Gather 64 keys and values: 16-byte vectors, the whole block.
-    for (int i = threadIdx.x; i < kKeyTile * kVectors; i += blockDim.x) {
-      const int key = i / kVectors, part = i % kVectors;
-      const std::int64_t j = key0 + key;
-      int4 kv_k = make_int4(0, 0, 0, 0), kv_v = make_int4(0, 0, 0, 0);
-      if (j <= last_position) {
-        const std::int64_t slot = static_cast<std::int64_t>(table[j / step.block_size]) * step.block_size + j % step.block_size;
-        kv_k = reinterpret_cast<const int4*>(keys + slot * kv_width + static_cast<std::int64_t>(kv_head) * kDim)[part];
-        kv_v = reinterpret_cast<const int4*>(values + slot * kv_width + static_cast<std::int64_t>(kv_head) * kDim)[part];
-      }
-      reinterpret_cast<int4*>(k_tile + key * kQ)[part] = kv_k;
-      reinterpret_cast<int4*>(v_tile + key * kQ)[part] = kv_v;
-    }
+    gather_kv_tile(keys, values, table, step.block_size, kv_width, static_cast<std::int64_t>(kv_head) * kDim, kDim, key0,
+                   kKeyTile, last_position + 1, kQ, k_tile, v_tile);
     __syncthreads();
 
     // S = Q Kᵀ for this warp's rows.

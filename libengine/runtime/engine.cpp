@@ -323,6 +323,20 @@ std::vector<SampledToken> Engine::sample(const Tensor& logits, const std::vector
   return sampled;
 }
 
+EngineStats Engine::stats() const {
+  EngineStats stats;
+  stats.num_running = static_cast<std::int64_t>(scheduler_->num_running());
+  stats.num_waiting = static_cast<std::int64_t>(scheduler_->num_waiting());
+  stats.kv_cache_usage = 1.0 - static_cast<double>(blocks_->num_free_blocks()) / static_cast<double>(blocks_->num_blocks());
+  stats.num_preemptions = scheduler_->num_preemptions();
+  stats.prefix_cache_queries = scheduler_->prefix_cache_queries() * limits_.block_size;
+  stats.prefix_cache_hits = scheduler_->prefix_cache_hits() * limits_.block_size;
+  stats.prompt_tokens = prompt_tokens_computed_;
+  stats.generation_tokens = generation_tokens_;
+  stats.num_steps = num_steps_;
+  return stats;
+}
+
 std::vector<RequestOutput> Engine::step() {
   std::map<Request*, RequestOutput> outputs;
   auto update_for = [&](SequenceState& state) -> CompletionUpdate& {
@@ -374,7 +388,12 @@ std::vector<RequestOutput> Engine::step() {
       }
     }
     const Tensor logits = model_->forward(batch_, kv_cache_);
-    for (const auto& [sequence, new_tokens] : scheduled) sequence->num_computed_tokens += new_tokens;
+    for (const auto& [sequence, new_tokens] : scheduled) {
+      prompt_tokens_computed_ += std::clamp<std::int64_t>(sequence->prompt_len - sequence->num_computed_tokens, 0, new_tokens);
+      sequence->num_computed_tokens += new_tokens;
+    }
+    generation_tokens_ += static_cast<std::int64_t>(sampling.size());
+    ++num_steps_;
     const auto sampled = sample(logits, sampling);
     for (std::size_t i = 0; i < sampling.size(); ++i) process_token(*sampling[i], sampled[i], update_for(*sampling[i]));
   }

@@ -6,6 +6,7 @@
 #include "model/model_weights.hpp"
 #include "runtime/block_manager.hpp"
 #include "runtime/engine_limits.hpp"
+#include "runtime/engine_stats.hpp"
 #include "runtime/request_output.hpp"
 #include "runtime/scheduler.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -72,6 +73,8 @@ class Engine {
   // With EngineConfig::profile, the GPU time of each kind of operation so far (Backend::operation_times).
   std::vector<OperationTime> operation_times() const { return backend_->operation_times(); }
 
+  EngineStats stats() const;  // the state after the latest step, and the totals so far
+
   const Scheduler& scheduler() const { return *scheduler_; }
   const BlockManager& block_manager() const { return *blocks_; }
 
@@ -96,6 +99,9 @@ class Engine {
   std::vector<std::string> aborted_;
   std::uint64_t engine_seed_;
   SequenceId next_sequence_id_ = 1;
+  std::int64_t prompt_tokens_computed_ = 0;
+  std::int64_t generation_tokens_ = 0;
+  std::int64_t num_steps_ = 0;
   StepBatch batch_;
   std::vector<float> host_logits_;  // rows the host sampler needs
 };

@@ -4,11 +4,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace llmctl::engine {
 
 std::optional<RequestOutput> RequestStream::next() {
   std::unique_lock lock(mutex_);
-  ready_.wait(lock, [&] { return !outputs_.empty() || finished_ || failed_; });
+  ready_.wait(lock, [&] { return ready(); });
   if (!outputs_.empty()) {
     auto output = std::move(outputs_.front());
     outputs_.pop_front();
@@ -18,10 +20,15 @@ std::optional<RequestOutput> RequestStream::next() {
   return std::nullopt;
 }
 
+bool RequestStream::wait_for(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return ready_.wait_for(lock, timeout, [&] { return ready(); });
+}
+
 void RequestStream::push(RequestOutput output) {
   {
     std::lock_guard lock(mutex_);
-    finished_ = output.finished;
+    if (output.finished) --unfinished_;
     outputs_.push_back(std::move(output));
   }
   ready_.notify_all();
@@ -50,20 +57,43 @@ EngineClient::~EngineClient() {
 
 std::shared_ptr<RequestStream> EngineClient::submit(std::vector<TokenId> prompt, SamplingParams params,
                                                     std::string request_id) {
-  EngineRequest request{std::move(request_id), std::move(prompt), std::move(params)};
-  engine_->validate(request);
+  std::vector<EngineRequest> requests;
+  requests.push_back({std::move(request_id), std::move(prompt), std::move(params)});
+  return submit(std::move(requests));
+}
+
+std::shared_ptr<RequestStream> EngineClient::submit(std::vector<EngineRequest> requests) {
+  if (requests.empty()) throw Error("no request to submit");
+  for (const auto& request : requests) engine_->validate(request);
   auto stream = std::make_shared<RequestStream>();
   {
     std::lock_guard lock(mutex_);
     if (failed_) throw Error(fmt::format("the engine has stopped after an error: {}", failure_));
-    if (request.id.empty()) request.id = fmt::format("request-{}", next_id_++);
-    if (streams_.contains(request.id)) throw Error(fmt::format("request id '{}' is already in use", request.id));
-    stream->request_id_ = request.id;
-    streams_.emplace(request.id, stream);
-    pending_.push_back(std::move(request));
+    for (auto& request : requests) {
+      if (request.id.empty()) request.id = fmt::format("request-{}", next_id_++);
+      const bool taken = streams_.contains(request.id) ||
+                         std::count(stream->request_ids_.begin(), stream->request_ids_.end(), request.id) > 0;
+      if (taken) throw Error(fmt::format("request id '{}' is already in use", request.id));
+      stream->request_ids_.push_back(request.id);
+    }
+    stream->unfinished_ = requests.size();
+    for (auto& request : requests) {
+      streams_.emplace(request.id, stream);
+      pending_.push_back(std::move(request));
+    }
   }
   wake_.notify_all();
   return stream;
+}
+
+EngineStats EngineClient::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+bool EngineClient::healthy() const {
+  std::lock_guard lock(mutex_);
+  return !failed_;
 }
 
 void EngineClient::abort(const std::string& request_id) {
@@ -92,7 +122,12 @@ void EngineClient::run() {
       for (auto& request : requests) engine_->add(std::move(request));
       for (const auto& id : aborts) engine_->abort(id);
       if (!engine_->has_unfinished()) continue;
-      for (auto& output : engine_->step()) {
+      auto outputs = engine_->step();
+      {
+        std::lock_guard lock(mutex_);
+        stats_ = engine_->stats();
+      }
+      for (auto& output : outputs) {
         std::shared_ptr<RequestStream> stream;
         {
           std::lock_guard lock(mutex_);

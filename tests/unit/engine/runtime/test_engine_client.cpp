@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
 #include <thread>
 
 using namespace llmctl::engine;
@@ -77,4 +78,44 @@ TEST_CASE("bad requests are refused in the submitting thread; request ids are un
   CHECK_THROWS_WITH_AS(client.submit({1, 2}, greedy_params(2, 0), "same"), Contains("already in use"), llmctl::Error);
   client.abort("same");
   CHECK(collect(*first).finish_reason == FinishReason::abort);
+}
+
+TEST_CASE("requests submitted together share one stream, which ends after the last of them") {
+  EngineClient client(small_engine("qwen3"));
+  std::vector<EngineRequest> requests;
+  requests.push_back({"a", {1, 2, 3}, greedy_params(3, 0)});
+  requests.push_back({"b", {4, 5}, greedy_params(7, 0)});
+  auto stream = client.submit(std::move(requests));
+  CHECK(stream->request_ids() == std::vector<std::string>{"a", "b"});
+  std::map<std::string, std::size_t> tokens;
+  std::map<std::string, bool> finished;
+  while (auto output = stream->next()) {
+    CHECK_FALSE(finished[output->request_id]);  // nothing after a request's last output
+    for (const auto& update : output->updates) tokens[output->request_id] += update.token_ids.size();
+    finished[output->request_id] = output->finished;
+  }
+  CHECK(tokens == std::map<std::string, std::size_t>{{"a", 3}, {"b", 7}});
+  CHECK((finished["a"] && finished["b"]));
+  CHECK(stream->wait_for(std::chrono::milliseconds(0)));  // ended: next() would not block
+
+  // The stats of the step that finished them: nothing running, no block held, every token counted.
+  const auto stats = client.stats();
+  CHECK(stats.num_running == 0);
+  CHECK(stats.num_waiting == 0);
+  CHECK(stats.kv_cache_usage == 0.0);
+  CHECK(stats.generation_tokens == 10);
+  CHECK(stats.prompt_tokens == 5);
+  CHECK(client.healthy());
+
+  // All or nothing: a bad request or a repeated id queues none of them.
+  std::vector<EngineRequest> bad;
+  bad.push_back({"c", {1}, greedy_params(2, 0)});
+  bad.push_back({"c", {2}, greedy_params(2, 0)});
+  CHECK_THROWS_WITH_AS(client.submit(std::move(bad)), Contains("already in use"), llmctl::Error);
+  std::vector<EngineRequest> empty_prompt;
+  empty_prompt.push_back({"d", {1}, greedy_params(2, 0)});
+  empty_prompt.push_back({"e", {}, greedy_params(2, 0)});
+  CHECK_THROWS_WITH_AS(client.submit(std::move(empty_prompt)), Contains("cannot be empty"), llmctl::Error);
+  auto after = client.submit({1, 2}, greedy_params(2, 0), "c");  // "c" and "d" were never queued
+  CHECK(collect(*after).tokens.size() == 2);
 }

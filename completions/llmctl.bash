@@ -4,12 +4,12 @@
 _llmctl_bench() {
     local cur=$1 prev=$2
     case $prev in
-        --log-level|--model|--input-len|--output-len|--num-prompts|--n|--dataset-name|--random-range-ratio|--seed|--load-format|--output-json|--batch-size|--num-iters-warmup|--num-iters|--device|--dtype|--max-model-len|--max-num-seqs|--max-num-batched-tokens|--gpu-memory-utilization|--block-size|--num-gpu-blocks-override|--rope-scaling|--rope-theta) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --log-level|--model|--input-len|--output-len|--num-prompts|--n|--dataset-name|--random-range-ratio|--seed|--output-json|--batch-size|--num-iters-warmup|--num-iters|--device|--dtype|--max-model-len|--max-num-seqs|--max-num-batched-tokens|--gpu-memory-utilization|--block-size|--num-gpu-blocks-override|--load-format|--rope-scaling|--rope-theta|--backend|--base-url|--host|--port|--endpoint|--header|--api-key|--tokenizer|--random-input-len|--random-output-len|--random-prefix-len|--request-rate|--burstiness|--max-concurrency|--num-warmups|--percentile-metrics|--metric-percentiles|--goodput|--result-dir|--result-filename|--label|--metadata|--logprobs|--temperature|--top-p|--min-p|--frequency-penalty|--presence-penalty|--repetition-penalty|--top-k|--extra-body) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--help -h --version --log-level --model --latency --input-len --output-len --num-prompts --n --dataset-name --random-range-ratio --seed --load-format --output-json --batch-size --num-iters-warmup --num-iters --profile --device --dtype --max-model-len --max-num-seqs --max-num-batched-tokens --gpu-memory-utilization --block-size --num-gpu-blocks-override --no-enable-prefix-caching --enforce-eager --rope-scaling --rope-theta" -- "$cur"))
+        COMPREPLY=($(compgen -W "--help -h --version --log-level --model --latency --input-len --output-len --num-prompts --n --dataset-name --random-range-ratio --seed --output-json --batch-size --num-iters-warmup --num-iters --profile --device --dtype --max-model-len --max-num-seqs --max-num-batched-tokens --gpu-memory-utilization --block-size --num-gpu-blocks-override --enable-prefix-caching --no-enable-prefix-caching --enforce-eager --load-format --rope-scaling --rope-theta --backend --base-url --host --port --endpoint --header --api-key --tokenizer --random-input-len --random-output-len --random-prefix-len --request-rate --burstiness --max-concurrency --ignore-eos --num-warmups --percentile-metrics --metric-percentiles --goodput --save-result --save-detailed --result-dir --result-filename --label --metadata --logprobs --temperature --top-p --min-p --frequency-penalty --presence-penalty --repetition-penalty --top-k --extra-body" -- "$cur"))
     else
-        COMPREPLY=($(compgen -f -- "$cur"))
+        COMPREPLY=($(compgen -W "serve" -- "$cur") $(compgen -f -- "$cur"))
     fi
 }
 
@@ -28,10 +28,10 @@ _llmctl_download() {
 _llmctl_generate() {
     local cur=$1 prev=$2
     case $prev in
-        --log-level|--prompt|-p|--prompts-file|--prompt-token-ids|--chat-template|--output-format|--n|--temperature|--top-p|--top-k|--min-p|--repetition-penalty|--presence-penalty|--frequency-penalty|--seed|--stop|--stop-token-ids|--min-tokens|--max-tokens|--logprobs|--skip-special-tokens|--generation-config|--device|--dtype|--max-model-len|--max-num-seqs|--max-num-batched-tokens|--gpu-memory-utilization|--block-size|--num-gpu-blocks-override|--rope-scaling|--rope-theta) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --log-level|--prompt|-p|--prompts-file|--prompt-token-ids|--chat-template|--output-format|--n|--temperature|--top-p|--top-k|--min-p|--repetition-penalty|--presence-penalty|--frequency-penalty|--seed|--stop|--stop-token-ids|--min-tokens|--max-tokens|--logprobs|--skip-special-tokens|--generation-config|--device|--dtype|--max-model-len|--max-num-seqs|--max-num-batched-tokens|--gpu-memory-utilization|--block-size|--num-gpu-blocks-override|--load-format|--rope-scaling|--rope-theta) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--help -h --version --log-level --prompt -p --prompts-file --prompt-token-ids --chat --chat-template --output-format --n --temperature --top-p --top-k --min-p --repetition-penalty --presence-penalty --frequency-penalty --seed --stop --stop-token-ids --ignore-eos --min-tokens --max-tokens --logprobs --include-stop-str-in-output --skip-special-tokens --generation-config --device --dtype --max-model-len --max-num-seqs --max-num-batched-tokens --gpu-memory-utilization --block-size --num-gpu-blocks-override --no-enable-prefix-caching --enforce-eager --rope-scaling --rope-theta" -- "$cur"))
+        COMPREPLY=($(compgen -W "--help -h --version --log-level --prompt -p --prompts-file --prompt-token-ids --chat --chat-template --output-format --n --temperature --top-p --top-k --min-p --repetition-penalty --presence-penalty --frequency-penalty --seed --stop --stop-token-ids --ignore-eos --min-tokens --max-tokens --logprobs --include-stop-str-in-output --skip-special-tokens --generation-config --device --dtype --max-model-len --max-num-seqs --max-num-batched-tokens --gpu-memory-utilization --block-size --num-gpu-blocks-override --enable-prefix-caching --no-enable-prefix-caching --enforce-eager --load-format --rope-scaling --rope-theta" -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi
@@ -61,10 +61,22 @@ _llmctl_mem_estimate() {
     fi
 }
 
+_llmctl_serve() {
+    local cur=$1 prev=$2
+    case $prev in
+        --log-level|--model|--served-model-name|--host|--port|--api-key|--chat-template|--generation-config|--max-logprobs|--reasoning-parser|--tool-call-parser|--seed|--device|--dtype|--max-model-len|--max-num-seqs|--max-num-batched-tokens|--gpu-memory-utilization|--block-size|--num-gpu-blocks-override|--load-format|--rope-scaling|--rope-theta) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "--help -h --version --log-level --model --served-model-name --host --port --api-key --chat-template --generation-config --max-logprobs --reasoning-parser --enable-auto-tool-choice --tool-call-parser --disable-log-requests --disable-log-stats --seed --device --dtype --max-model-len --max-num-seqs --max-num-batched-tokens --gpu-memory-utilization --block-size --num-gpu-blocks-override --enable-prefix-caching --no-enable-prefix-caching --enforce-eager --load-format --rope-scaling --rope-theta" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+}
+
 _llmctl() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     if [[ $COMP_CWORD -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "bench download generate inspect mem-estimate help --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "bench download generate inspect mem-estimate serve help --help --version" -- "$cur"))
         return
     fi
     case ${COMP_WORDS[1]} in
@@ -73,6 +85,7 @@ _llmctl() {
         generate) _llmctl_generate "$cur" "$prev" ;;
         inspect) _llmctl_inspect "$cur" "$prev" ;;
         mem-estimate) _llmctl_mem_estimate "$cur" "$prev" ;;
+        serve) _llmctl_serve "$cur" "$prev" ;;
     esac
 }
 complete -o filenames -F _llmctl llmctl
@@ -86,3 +99,5 @@ _llmctl_inspect_direct() { _llmctl_inspect "${COMP_WORDS[COMP_CWORD]}" "${COMP_W
 complete -o filenames -F _llmctl_inspect_direct llmctl-inspect
 _llmctl_mem_estimate_direct() { _llmctl_mem_estimate "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; }
 complete -o filenames -F _llmctl_mem_estimate_direct llmctl-mem-estimate
+_llmctl_serve_direct() { _llmctl_serve "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; }
+complete -o filenames -F _llmctl_serve_direct llmctl-serve

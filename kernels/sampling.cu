@@ -9,9 +9,12 @@ namespace {
 
 constexpr int kThreads = 1024;
 
-__device__ float uniform(std::uint64_t seed, std::uint64_t index) {  // in (0, 1)
+// In [2^-24, 1 - 2^-24], exactly: 23 bits plus a half stay representable in a float. (24 bits plus a
+// half rounded the top values to 1.0, whose -log(-log(u)) is +inf: one token in 2^24 won whatever its
+// probability, about 1% of the rows of a 152k vocabulary.)
+__device__ float uniform(std::uint64_t seed, std::uint64_t index) {
   const std::uint64_t x = splitmix64(seed ^ (index * kSplitmixGamma));
-  return (static_cast<float>(x >> 40) + 0.5f) * 0x1.0p-24f;
+  return (static_cast<float>(x >> 41) + 0.5f) * 0x1.0p-23f;
 }
 
 struct Best {
@@ -32,7 +35,8 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, s
   for (std::int64_t i = threadIdx.x; i < vocab; i += kThreads) {
     const float logit = row[i];
     max_logit = fmaxf(max_logit, logit);
-    const float score = greedy ? logit : logit * inverse_temperature - __logf(-__logf(uniform(request.seed, static_cast<std::uint64_t>(i))));
+    // Precise logarithms: __logf's absolute error near 1 (about 2^-21) can make -log(u) zero or negative.
+    const float score = greedy ? logit : logit * inverse_temperature - logf(-logf(uniform(request.seed, static_cast<std::uint64_t>(i))));
     best = better(best, {score, static_cast<std::int32_t>(i)});
   }
   // Block reductions: the maximum and the winner.

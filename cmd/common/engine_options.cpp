@@ -32,8 +32,13 @@ void add_engine_options(CLI::App& app, EngineOptions& o) {
   app.add_option_function<std::int64_t>("--num-gpu-blocks-override", [&config](std::int64_t n) { config.num_blocks = n; },
                                         "KV cache blocks to allocate, whatever the memory (on the CPU too)")
       ->type_name("N");
-  app.add_flag("--no-enable-prefix-caching", o.no_enable_prefix_caching, "Do not reuse the KV cache of shared prompt prefixes");
+  app.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", config.enable_prefix_caching,
+               "Reuse the KV cache of shared prompt prefixes (on by default, as in vLLM V1)");
   app.add_flag("--enforce-eager", config.enforce_eager, "Run decode steps without CUDA graphs");
+  app.add_option("--load-format", o.load_format,
+                 "auto: the checkpoint; dummy: random weights from config.json alone (for benchmarks)")
+      ->check(CLI::IsMember({"auto", "dummy"}))
+      ->capture_default_str();
   app.add_option("--rope-scaling", o.rope_scaling,
                  R"(RoPE scaling as JSON, replacing config.json's: {"rope_type":"yarn","factor":4.0,...})")
       ->type_name("JSON");
@@ -44,7 +49,7 @@ void add_engine_options(CLI::App& app, EngineOptions& o) {
 engine::EngineConfig engine_config(const EngineOptions& o, const std::filesystem::path& model) {
   engine::EngineConfig config = o.config;
   config.model = model;
-  config.enable_prefix_caching = !o.no_enable_prefix_caching;
+  config.load_format = o.dummy_weights() ? engine::LoadFormat::dummy : engine::LoadFormat::checkpoint;
   if (!o.rope_scaling.empty())
     config.rope_scaling = engine::parse_rope_scaling(parse_json(o.rope_scaling, "--rope-scaling"), "--rope-scaling");
   if (const char* space = std::getenv("VLLM_CPU_KVCACHE_SPACE"); space && *space) {

@@ -8,11 +8,13 @@
 namespace llmctl::cli {
 
 // The engine's flags, named and defaulted as vLLM's, declared once for every command that runs the
-// engine (generate, bench).
+// engine (generate, bench, serve).
 struct EngineOptions {
   engine::EngineConfig config;
-  bool no_enable_prefix_caching = false;
   std::string rope_scaling;  // JSON
+  std::string load_format = "auto";  // or "dummy": random weights, only config.json is read
+
+  bool dummy_weights() const { return load_format == "dummy"; }
 };
 
 void add_engine_options(CLI::App& app, EngineOptions& options);

@@ -4,6 +4,7 @@
 #include "generate/generate_cli.hpp"
 #include "inspect/inspect_cli.hpp"
 #include "mem-estimate/mem_estimate_cli.hpp"
+#include "serve/serve_cli.hpp"
 
 namespace llmctl::cli {
 
@@ -19,6 +20,7 @@ const std::vector<Subcommand>& subcommands() {
       describe<GenerateCommand>("generate"),
       describe<InspectCommand>("inspect"),
       describe<MemEstimateCommand>("mem-estimate"),
+      describe<ServeCommand>("serve"),
   };
   return list;
 }

@@ -243,10 +243,12 @@ std::vector<nlohmann::ordered_json> ChatResponse::add(const engine::RequestOutpu
     choice.record(delta);
     if (!s.stream) continue;
 
-    // Text the parsers hold back (a possible tag) and tokens without text yet send nothing until they
-    // resolve; their logprobs wait for that chunk. Only the last chunk of a choice may be empty.
+    // As vLLM: without parsers every output with new tokens gets a chunk, text or not (streaming
+    // clients time tokens by chunks); text the parsers hold back (a possible tag) sends nothing until it
+    // resolves, and its logprobs wait for that chunk.
     choice.unsent_logprobs.insert(choice.unsent_logprobs.end(), update.logprobs.begin(), update.logprobs.end());
-    if (delta.empty() && !choice.finish_reason) continue;
+    const bool parsed = choice.reasoning || choice.tools;
+    if (delta.empty() && !choice.finish_reason && (parsed || update.token_ids.empty())) continue;
 
     auto delta_json = nlohmann::ordered_json::object();  // vLLM's DeltaMessage order
     // Without parsers vLLM always sets content, so a last chunk without text reads {"content":""}.

@@ -102,9 +102,10 @@ std::vector<nlohmann::ordered_json> CompletionResponse::add(std::size_t prompt, 
       text = prompt_echo + text;
     }
     choice.unsent_logprobs.insert(choice.unsent_logprobs.end(), update.logprobs.begin(), update.logprobs.end());
-    // A token without text yet (part of a character, a possible stop string) waits for the chunk that
-    // carries its text, logprobs included: no empty chunk before the last.
-    if (text.empty() && !choice.finish_reason) continue;
+    // As vLLM: a chunk for every output with new tokens, even when they have no text yet (part of a
+    // character, a possible stop string, a model without tokenizer): streaming clients time tokens by
+    // chunks.
+    if (text.empty() && update.token_ids.empty() && !choice.finish_reason) continue;
     choice.echoed = true;
     const std::int64_t text_offset = choice.sent_text_length;
     choice.sent_text_length += utf8_length(update.text);

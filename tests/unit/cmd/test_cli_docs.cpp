@@ -16,11 +16,20 @@ std::string roff(const std::string& flag) {
   return escaped;
 }
 
+std::vector<const CLI::App*> nested_subcommands(const llmctl::cli::Command& command) {
+  return command.get_subcommands([](const CLI::App*) { return true; });
+}
+
+// The flags of the command and of its own subcommands (`llmctl bench serve`).
 std::vector<std::string> flags_of(const llmctl::cli::Command& command) {
   std::vector<std::string> flags;
-  for (const CLI::Option* option : command.get_options()) {
-    for (const auto& name : option->get_lnames()) flags.push_back("--" + name);
-    for (const auto& name : option->get_snames()) flags.push_back("-" + name);
+  std::vector<const CLI::App*> apps = nested_subcommands(command);
+  apps.insert(apps.begin(), &command);
+  for (const CLI::App* app : apps) {
+    for (const CLI::Option* option : app->get_options()) {
+      for (const auto& name : option->get_lnames()) flags.push_back("--" + name);
+      for (const auto& name : option->get_snames()) flags.push_back("-" + name);
+    }
   }
   for (const auto& alias : command.dash_aliases()) flags.push_back(alias.alias);
   return flags;
@@ -40,6 +49,13 @@ TEST_CASE("man pages and completions cover every flag") {
     CHECK(main_page.find(".B " + roff(std::string(sub.name))) != std::string::npos);
     CHECK(bash.find(" " + std::string(sub.name) + ")") != std::string::npos);
     const auto command = sub.make();
+    for (const CLI::App* nested : nested_subcommands(*command)) {
+      CAPTURE(nested->get_name());
+      CHECK(page.find(".B llmctl " + roff(std::string(sub.name)) + " " + roff(nested->get_name())) != std::string::npos);
+      CHECK(bash.find("compgen -W \"" + nested->get_name() + "\"") != std::string::npos);
+      CHECK(fish.find("__fish_seen_subcommand_from " + std::string(sub.name) + "' -a " + nested->get_name() + " ") !=
+            std::string::npos);
+    }
     for (const auto& flag : flags_of(*command)) {
       CAPTURE(flag);
       CHECK(page.find(roff(flag)) != std::string::npos);

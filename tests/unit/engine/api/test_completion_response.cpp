@@ -168,15 +168,16 @@ TEST_CASE("echo: the prompt comes before the first text; logprobs offsets count 
         kChunk + R"({"index":0,"text":"!","logprobs":null,"finish_reason":null,"stop_reason":null}],"usage":null})" + "\n");
 }
 
-TEST_CASE("streaming: a token without text sends no chunk; its logprobs ride with the text that completes it") {
+TEST_CASE("streaming: a token without text still gets its chunk (vLLM's), with its logprobs") {
   CompletionRequest request = make_request(1, true);
   request.sampling.logprobs = 0;
   CompletionResponse response(request, kHeader, {{"Hello", {kHello}}}, &qwen());
-  CHECK(response.add(0, output({update(0, {kClefHead}, "", {}, {}, {{kClefHead, -0.5f, 2, {}}})}, 1)).empty());
+  CHECK(dump(response.add(0, output({update(0, {kClefHead}, "", {}, {}, {{kClefHead, -0.5f, 2, {}}})}, 1))) ==
+        kChunk + R"({"index":0,"text":"","logprobs":{"text_offset":[0],"token_logprobs":[-0.5],)" + R"("tokens":[")" +
+            kReplacement + R"("],"top_logprobs":[{")" + kReplacement + R"(":-0.5}]},"finish_reason":null,"stop_reason":null}],"usage":null})" + "\n");
   CHECK(dump(response.add(0, output({update(0, {kClefTail}, "𝄞", {}, {}, {{kClefTail, -0.25f, 1, {}}})}, 1))) ==
-        kChunk + R"({"index":0,"text":"𝄞","logprobs":{"text_offset":[0,1],"token_logprobs":[-0.5,-0.25],)" +
-            R"("tokens":[")" + kReplacement + R"(",")" + kReplacement + R"("],"top_logprobs":[{")" + kReplacement +
-            R"(":-0.5},{")" + kReplacement + R"(":-0.25}]},"finish_reason":null,"stop_reason":null}],"usage":null})" + "\n");
+        kChunk + R"({"index":0,"text":"𝄞","logprobs":{"text_offset":[0],"token_logprobs":[-0.25],)" + R"("tokens":[")" +
+            kReplacement + R"("],"top_logprobs":[{")" + kReplacement + R"(":-0.25}]},"finish_reason":null,"stop_reason":null}],"usage":null})" + "\n");
   CHECK(dump(response.add(0, output({update(0, {kDot}, ".", FinishReason::stop, {}, {{kDot, -1.0f, 1, {}}})}, 1))) ==
         kChunk + R"({"index":0,"text":".","logprobs":{"text_offset":[1],"token_logprobs":[-1.0],"tokens":["."],)" +
             R"("top_logprobs":[{".":-1.0}]},"finish_reason":"stop","stop_reason":null}],"usage":null})" + "\n");

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# One call on the GPU machine for llmctl serve: the server tests against the CUDA backend, then the
+# online benchmark (llmctl bench serve, as vllm bench serve) of the Qwen2.5-7B shape with dummy bf16
+# weights. Logs go to $OUT/serve.tar.gz; a summary is printed last.
+#   here:  ../shared/tools/gpu-bundle build && tests/gpu/bundle_extras.sh --serve
+#   there: bash tests/gpu/serve_on_gpu_machine.sh [tests] [bench]   (device tool: carry [".gpu"])
+set -uo pipefail
+source .gpu/env.sh
+# Node.js (the SDK's runtime), the SDK and a real tokenizer travel compressed.
+xz -dc .gpu/node.xz > .gpu/bin/node && chmod +x .gpu/bin/node
+tar -xJf .gpu/openai-sdk.tar.xz -C .gpu
+tar -xJf .gpu/qwen2_5.tar.xz -C .gpu
+export LLMCTL_LOG_LEVEL=info
+out=${OUT:-/tmp/out}
+logs=$(mktemp -d)
+parts=" ${*:-tests bench} "
+status=0
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+for tool in node curl python3 promtool; do printf '%s: %s\n' "$tool" "$(command -v $tool || echo missing)"; done
+
+if [[ $parts == *" tests "* ]]; then
+  echo "== sampling kernel"
+  gpu_sampling_test || status=1
+  echo "== server tests, --device cuda"
+  # Several servers share the GPU, and llmctl's accounting counts the others' memory as used (unlike
+  # vLLM's): fixed KV caches (32k tokens each) let them start side by side.
+  LLMCTL_SERVE_ARGS="--device cuda --num-gpu-blocks-override 2048" PROMTOOL_OPTIONAL=1 bash tests/integration/serve/test_serve.sh .gpu/bin "$PWD" .gpu/openai-sdk \
+    >"$logs/serve-tests.log" 2>&1 || status=1
+  tail -25 "$logs/serve-tests.log"
+fi
+
+if [[ $parts == *" bench "* ]]; then
+  model=tests/fixtures/configs/Qwen--Qwen2.5-7B-Instruct
+  start=$(date +%s.%N)
+  llmctl-serve "$model" --load-format dummy --device cuda --port 8000 --disable-log-requests >"$logs/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 600); do grep -q "Application startup complete" "$logs/server.log" && break; sleep 0.1; done
+  echo "server ready after $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')") s (process start to Application startup complete)"
+  grep -E "Model loading took|KV cache|concurrency|startup complete" "$logs/server.log"
+  run() {  # run NAME FLAGS...: one llmctl bench serve
+    local name=$1; shift
+    echo "== $name: llmctl bench serve $*"
+    # Dummy weights come without a tokenizer; the bench draws its random prompts from Qwen2.5's.
+    llmctl-bench serve --base-url http://127.0.0.1:8000 --tokenizer .gpu/qwen2_5 "$@" --save-result --result-dir "$logs" \
+      --result-filename "$name.json" >"$logs/$name.log" 2>&1 || { echo "FAILED: $name"; status=1; }
+    sed -n '/Serving Benchmark Result/,/^=\+$/p' "$logs/$name.log" | tail -n +2
+  }
+  run warmup --num-prompts 16 --random-input-len 128 --random-output-len 16
+  run single --num-prompts 8 --random-input-len 128 --random-output-len 512 --max-concurrency 1
+  run c16 --num-prompts 200 --random-input-len 1024 --random-output-len 128 --max-concurrency 16
+  run c64 --num-prompts 500 --random-input-len 1024 --random-output-len 128 --max-concurrency 64
+  run burst --num-prompts 1000 --random-input-len 1024 --random-output-len 128
+  grep -E "Avg prompt throughput" "$logs/server.log" | tail -3
+  kill -TERM "$server"; wait "$server" || { echo "server exit $?"; status=1; }
+fi
+tar -czf "$out/serve.tar.gz" -C "$logs" .
+exit $status

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -119,7 +120,7 @@ int main(int argc, char** argv) {
     const int port = server.bind(o.host, o.port);
     log::info("Starting llmctl API server on http://{}:{}", o.host, port);
     std::thread http([&] { server.listen(); });
-    bool stopping = false;
+    std::atomic<bool> stopping = false;
     std::thread signal_waiter([&] {
       int signal = 0;
       sigwait(&signals, &signal);
@@ -150,7 +151,7 @@ int main(int argc, char** argv) {
     state.max_model_len = client->engine().limits().max_model_len;
     state.metrics = std::make_unique<api::ServerMetrics>(state.served_model_names.front(), state.max_model_len);
     state.client.store(client.get());
-    log::info("Application startup complete: serving {} at http://{}:{}", state.served_model_names.front(), o.host, port);
+    if (!stopping) log::info("Application startup complete: serving {} at http://{}:{}", state.served_model_names.front(), o.host, port);
     {
       std::optional<StatsLogger> stats;
       if (!o.disable_log_stats) stats.emplace(*client);

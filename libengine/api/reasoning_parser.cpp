@@ -1,6 +1,7 @@
 #include "api/reasoning_parser.hpp"
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 
@@ -10,15 +11,6 @@ namespace {
 constexpr std::string_view kThinkStart = "<think>";
 constexpr std::string_view kThinkEnd = "</think>";
 constexpr std::string_view kWhitespace = " \t\n\r";
-
-// The length of the longest end of `text` that begins `tag` without completing it: text that the next
-// delta may turn into the tag, so it cannot be sent yet.
-std::size_t partial_tag_length(std::string_view text, std::string_view tag) {
-  for (std::size_t n = std::min(text.size(), tag.size() - 1); n > 0; --n) {
-    if (text.ends_with(tag.substr(0, n))) return n;
-  }
-  return 0;
-}
 
 bool prompt_closes_reasoning(std::string_view prompt) {
   const auto last = prompt.find_last_not_of(kWhitespace);
@@ -66,7 +58,7 @@ class ThinkTagParser final : public ReasoningParser {
     if (state_ == State::kReasoning) {
       const auto end = held_.find(kThinkEnd);
       if (end == std::string::npos) {
-        const auto ready = held_.size() - (at_end ? 0 : partial_tag_length(held_, kThinkEnd));
+        const auto ready = held_.size() - (at_end ? 0 : partial_match_at_end(held_, kThinkEnd));
         out.reasoning += held_.substr(0, ready);
         held_.erase(0, ready);
         return;

@@ -1,6 +1,7 @@
 #include "api/tool_call_parser.hpp"
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -16,15 +17,6 @@ using Json = nlohmann::ordered_json;  // keeps the keys in the model's order, as
 constexpr std::string_view kCallStart = "<tool_call>";
 constexpr std::string_view kCallEnd = "</tool_call>";
 constexpr std::string_view kWhitespace = " \t\n\r";
-
-// The length of the longest end of `text` that begins `tag` without completing it: text that the next
-// delta may turn into the tag, so it cannot be sent yet.
-std::size_t partial_tag_length(std::string_view text, std::string_view tag) {
-  for (std::size_t n = std::min(text.size(), tag.size() - 1); n > 0; --n) {
-    if (text.ends_with(tag.substr(0, n))) return n;
-  }
-  return 0;
-}
 
 // vLLM's make_tool_call_id: "chatcmpl-tool-" + uuid.uuid4().hex.
 std::string random_tool_call_id() {
@@ -267,7 +259,7 @@ class HermesToolCallParser final : public ToolCallParser {
       if (!in_call_) {
         const auto start = held_.find(kCallStart);
         if (start == std::string::npos) {
-          const auto ready = held_.size() - (at_end ? 0 : partial_tag_length(held_, kCallStart));
+          const auto ready = held_.size() - (at_end ? 0 : partial_match_at_end(held_, kCallStart));
           add_content(held_.substr(0, ready), out);
           held_.erase(0, ready);
           return;
@@ -287,7 +279,7 @@ class HermesToolCallParser final : public ToolCallParser {
           send_name_when_known(held_, out);
           return;
         }
-        const auto body = std::string_view(held_).substr(0, held_.size() - partial_tag_length(held_, kCallEnd));
+        const auto body = std::string_view(held_).substr(0, held_.size() - partial_match_at_end(held_, kCallEnd));
         close_call(body, std::string(kCallStart) + held_, out);
         held_.clear();
         return;

@@ -9,6 +9,13 @@
 
 namespace llmctl {
 
+std::size_t partial_match_at_end(std::string_view text, std::string_view pattern) {
+  if (pattern.empty()) return 0;
+  for (std::size_t n = std::min(text.size(), pattern.size() - 1); n > 0; --n)
+    if (text.ends_with(pattern.substr(0, n))) return n;
+  return 0;
+}
+
 std::string to_lower(std::string_view text) {
   std::string lower(text);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });

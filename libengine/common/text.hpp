@@ -9,6 +9,10 @@ namespace llmctl {
 
 std::string to_lower(std::string_view text);
 
+// The length of the longest end of `text` that begins `pattern` without completing it: text that more
+// text may still turn into `pattern` (a stop string, a tag), so a stream must hold it back.
+std::size_t partial_match_at_end(std::string_view text, std::string_view pattern);
+
 // Levenshtein distance, for "did you mean" suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 

@@ -1,5 +1,7 @@
 #include "tokenizer/stop_strings.hpp"
 
+#include "common/text.hpp"
+
 #include <algorithm>
 #include <utility>
 
@@ -37,14 +39,7 @@ StopStringMatcher::Step StopStringMatcher::push(std::string_view delta, bool may
   }
   // Hold the longest suffix that a stop string starts with.
   std::size_t hold = 0;
-  for (const auto& stop : stop_strings_) {
-    for (std::size_t length = std::min(stop.size() - 1, held_.size()); length > hold; --length) {
-      if (held_.compare(held_.size() - length, length, stop, 0, length) == 0) {
-        hold = length;
-        break;
-      }
-    }
-  }
+  for (const auto& stop : stop_strings_) hold = std::max(hold, partial_match_at_end(held_, stop));
   std::string text = held_.substr(0, held_.size() - hold);
   held_.erase(0, held_.size() - hold);
   return {std::move(text), nullptr};

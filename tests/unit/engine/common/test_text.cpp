@@ -22,3 +22,12 @@ TEST_CASE("numbers for people") {
   CHECK(llmctl::format_number(1000000.0) == "1000000");
   CHECK(llmctl::format_number(1e-6) == "1e-06");
 }
+
+TEST_CASE("the end of a text that may still become a pattern") {
+  CHECK(llmctl::partial_match_at_end("abc</thi", "</think>") == 5);
+  CHECK(llmctl::partial_match_at_end("abc<", "</think>") == 1);
+  CHECK(llmctl::partial_match_at_end("abc</think>", "</think>") == 0);  // complete: not partial
+  CHECK(llmctl::partial_match_at_end("abc", "</think>") == 0);
+  CHECK(llmctl::partial_match_at_end("aaa", "aab") == 2);  // the longest of several
+  CHECK(llmctl::partial_match_at_end("xy", "") == 0);
+}

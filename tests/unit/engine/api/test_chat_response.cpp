@@ -1,6 +1,7 @@
 #include "api/chat_response.hpp"
 
 #include "common/error.hpp"
+#include "support/completion_updates.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,6 +15,7 @@ using engine::CompletionUpdate;
 using engine::FinishReason;
 using engine::RequestOutput;
 using engine::SampledToken;
+using test::update;
 
 namespace {
 
@@ -42,18 +44,6 @@ ChatRequest tool_request(bool stream) {
   request.tools = nlohmann::ordered_json::parse(R"([{"type":"function","function":{"name":"get_weather"}}])");
   request.tool_choice = ToolChoice::automatic;
   return request;
-}
-
-CompletionUpdate update(int index, std::vector<TokenId> ids, std::string text, std::optional<FinishReason> finish = {},
-                        std::variant<std::monostate, std::string, TokenId> stop = {}, std::vector<SampledToken> logprobs = {}) {
-  CompletionUpdate result;
-  result.index = index;
-  result.token_ids = std::move(ids);
-  result.text = std::move(text);
-  result.logprobs = std::move(logprobs);
-  result.finish_reason = finish;
-  result.stop_reason = std::move(stop);
-  return result;
 }
 
 RequestOutput output(std::vector<CompletionUpdate> updates, std::int64_t cached = 0) {

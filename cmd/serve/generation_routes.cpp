@@ -7,6 +7,7 @@
 #include "api/context_length.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "serve/chat_prompt.hpp"
 #include "serve/client_connection.hpp"
 #include "serve/openai_server.hpp"
 #include "serve/request_timing.hpp"
@@ -145,28 +146,9 @@ void log_request(const ServerState& state, const std::string& id, std::size_t pr
             s.seed ? std::to_string(*s.seed) : "None", json(s.stop).dump());
 }
 
-const engine::Tokenizer& text_tokenizer(const ServerState& state) {
-  if (!state.tokenizer) throw api::ApiError(400, "this model has no tokenizer.json: give prompts as token ids");
-  return *state.tokenizer;
-}
-
 std::shared_ptr<engine::RequestStream> submit(engine::EngineClient& client, std::vector<engine::EngineRequest> requests) {
   if (!client.healthy()) throw api::ApiError(503, "the engine has stopped after an error");
   return client.submit(std::move(requests));  // llmctl::Error (400) for what only the engine can check
-}
-
-// HF's continue_final_message: the rendering cut right after the final message's content, so that
-// the model continues it.
-std::string continue_final_message(const std::string& rendered, const json& messages) {
-  const auto& last = messages.back();
-  const std::string content = last.contains("content") && last["content"].is_string() ? last["content"].get<std::string>() : "";
-  const auto begin = content.find_first_not_of(" \t\n\r");
-  const auto end = content.find_last_not_of(" \t\n\r");
-  const std::string stripped = begin == std::string::npos ? "" : content.substr(begin, end - begin + 1);
-  const auto at = rendered.rfind(stripped);
-  if (stripped.empty() || at == std::string::npos)
-    throw api::ApiError(400, "continue_final_message: the final message's content was not found in the rendered chat");
-  return rendered.substr(0, at + stripped.size());
 }
 
 }  // namespace
@@ -214,17 +196,10 @@ void handle_chat(ServerState& state, const httplib::Request& request, httplib::R
     throw api::ApiError(400, "\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set",
                         "tool_choice");
 
-  std::optional<engine::ChatTemplate> own;
-  if (parsed.chat_template)
-    own.emplace(*parsed.chat_template, "chat_template", state.tokenizer_config.value_or(engine::TokenizerConfig{}));
-  const engine::ChatTemplate* chat = own ? &*own : state.chat_template ? &*state.chat_template : nullptr;
-  if (!chat)
-    throw api::ApiError(400, "As of transformers v4.44, default chat template is no longer allowed, so you must provide a "
-                             "chat template if the tokenizer does not define one.");
   auto kwargs = parsed.chat_template_kwargs;
   if (!parsed.documents.is_null()) kwargs["documents"] = parsed.documents;
-  std::string text = chat->render(parsed.messages, parsed.tools, parsed.add_generation_prompt, kwargs);
-  if (parsed.continue_final_message) text = continue_final_message(text, parsed.messages);
+  const std::string text = render_chat(state, {parsed.messages, parsed.tools, parsed.add_generation_prompt,
+                                               parsed.continue_final_message, kwargs, parsed.chat_template});
   api::PromptTokens prompt{text, text_tokenizer(state).encode(text, parsed.add_special_tokens)};
 
   const auto prompt_len = static_cast<std::int64_t>(prompt.ids.size());

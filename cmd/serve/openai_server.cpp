@@ -3,6 +3,7 @@
 #include "api/api_error.hpp"
 #include "api/tokenize_request.hpp"
 #include "common/error.hpp"
+#include "serve/chat_prompt.hpp"
 #include "common/log.hpp"
 #include "llmctl/version.hpp"
 
@@ -68,25 +69,16 @@ void send_json(httplib::Response& response, const nlohmann::ordered_json& body) 
   response.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
-const engine::Tokenizer& tokenizer_of(const ServerState& state) {
-  if (!state.tokenizer) throw api::ApiError(400, "this model has no tokenizer.json: only token ids can be used");
-  return *state.tokenizer;
-}
-
 void handle_tokenize(ServerState& state, const httplib::Request& request, httplib::Response& response) {
   const auto parsed = api::parse_tokenize_request(json_body(request));
   check_model(state, parsed.model);
-  const auto& tokenizer = tokenizer_of(state);
+  const auto& tokenizer = text_tokenizer(state);
   std::vector<engine::TokenId> ids;
   if (parsed.prompt) {
     ids = tokenizer.encode(*parsed.prompt, parsed.add_special_tokens);
   } else {
-    std::optional<engine::ChatTemplate> own;
-    if (parsed.chat_template)
-      own.emplace(*parsed.chat_template, "chat_template", state.tokenizer_config.value_or(engine::TokenizerConfig{}));
-    const engine::ChatTemplate* chat = own ? &*own : state.chat_template ? &*state.chat_template : nullptr;
-    if (!chat) throw api::ApiError(400, "this model has no chat template: give one with --chat-template or chat_template");
-    const auto text = chat->render(parsed.messages, parsed.tools, parsed.add_generation_prompt, parsed.chat_template_kwargs);
+    const auto text = render_chat(state, {parsed.messages, parsed.tools, parsed.add_generation_prompt,
+                                          parsed.continue_final_message, parsed.chat_template_kwargs, parsed.chat_template});
     ids = tokenizer.encode(text, parsed.add_special_tokens);
   }
   nlohmann::ordered_json body{{"count", ids.size()}, {"max_model_len", state.max_model_len}, {"tokens", ids}};
@@ -103,7 +95,7 @@ void handle_tokenize(ServerState& state, const httplib::Request& request, httpli
 void handle_detokenize(ServerState& state, const httplib::Request& request, httplib::Response& response) {
   const auto parsed = api::parse_detokenize_request(json_body(request));
   check_model(state, parsed.model);
-  const auto& tokenizer = tokenizer_of(state);
+  const auto& tokenizer = text_tokenizer(state);
   for (const auto id : parsed.tokens)
     if (static_cast<std::size_t>(id) >= tokenizer.vocab_size())
       throw api::ApiError(400, fmt::format("token id {} is out of vocabulary", id), "tokens");

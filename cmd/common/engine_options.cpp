@@ -1,7 +1,9 @@
 #include "common/engine_options.hpp"
 
+#include "backend/device_query.hpp"
 #include "common/error.hpp"
 #include "common/json_file.hpp"
+#include "common/log.hpp"
 #include "model/model_config.hpp"
 
 #include <fmt/format.h>
@@ -13,7 +15,10 @@ namespace llmctl::cli {
 void add_engine_options(CLI::App& app, EngineOptions& o) {
   auto& config = o.config;
   auto& limits = config.limits;
-  app.add_option("--device", config.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  config.device = "auto";  // as vLLM, which picks its platform itself
+  app.add_option("--device", config.device, "auto (the GPU when there is one, else the CPU), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
   app.add_option("--dtype", config.dtype,
                  "With --device cuda: auto (the checkpoint's 16-bit type, else bfloat16), bfloat16 or float16")
       ->check(CLI::IsMember({"auto", "bfloat16", "float16", "half"}))
@@ -49,6 +54,10 @@ void add_engine_options(CLI::App& app, EngineOptions& o) {
 engine::EngineConfig engine_config(const EngineOptions& o, const std::filesystem::path& model) {
   engine::EngineConfig config = o.config;
   config.model = model;
+  if (config.device == "auto") {
+    config.device = engine::query_device(0) ? "cuda" : "cpu";
+    log::info("Automatically detected platform {}.", config.device);
+  }
   config.load_format = o.dummy_weights() ? engine::LoadFormat::dummy : engine::LoadFormat::checkpoint;
   if (!o.rope_scaling.empty())
     config.rope_scaling = engine::parse_rope_scaling(parse_json(o.rope_scaling, "--rope-scaling"), "--rope-scaling");

@@ -19,8 +19,8 @@ struct EngineOptions {
 
 void add_engine_options(CLI::App& app, EngineOptions& options);
 
-// The configuration the flags describe, with --rope-scaling parsed and VLLM_CPU_KVCACHE_SPACE read
-// (llmctl::Error for bad values); `model` is the resolved model folder.
+// The configuration the flags describe, with --device auto resolved, --rope-scaling parsed and
+// VLLM_CPU_KVCACHE_SPACE read (llmctl::Error for bad values); `model` is the resolved model folder.
 engine::EngineConfig engine_config(const EngineOptions& options, const std::filesystem::path& model);
 
 }  // namespace llmctl::cli

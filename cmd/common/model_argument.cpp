@@ -4,11 +4,25 @@
 #include "common/log.hpp"
 #include "libhub/snapshot_download.hpp"
 
+#include <fmt/format.h>
+
 #include <filesystem>
 
 namespace llmctl::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
+
+fs::path demo_model_folder() {
+  std::error_code error;
+  const auto program = fs::read_symlink("/proc/self/exe", error);
+  const auto folder = program.parent_path().parent_path() / "share" / "llmctl" / kDemoModel;
+  if (error || !fs::exists(folder / "config.json", error))
+    throw Error(fmt::format("{}: the demo model is not installed ({} is missing); give a MODEL", kDemoModel,
+                            (folder / "config.json").string()));
+  return folder;
+}
 
 // "org/name": one slash, neither end empty, not a relative or absolute path spelling.
 bool looks_like_hub_id(const std::string& text) {
@@ -21,7 +35,9 @@ bool looks_like_hub_id(const std::string& text) {
 
 std::string resolve_model_argument(const std::string& model, bool metadata_only) {
   std::error_code error;
-  if (std::filesystem::exists(model, error) || !looks_like_hub_id(model)) return model;
+  if (fs::exists(model, error)) return model;
+  if (model == kDemoModel) return demo_model_folder().string();
+  if (!looks_like_hub_id(model)) return model;
   hub::DownloadOptions options;
   options.repo_id = model;
   if (metadata_only) options.include = {"*.json", "*.jinja", "tokenizer.model", "*.txt"};

@@ -7,7 +7,7 @@ GenerateCommand::GenerateCommand()
   auto& o = options;
   auto& s = o.sampling;
   add_option("model", o.model, "Model folder or hub id (org/name; downloaded into the Hugging Face cache if missing)")
-      ->required();
+      ->capture_default_str();
   add_option("-p,--prompt", o.prompts, "A prompt (repeat for several)")->type_name("TEXT");
   add_option("--prompts-file", o.prompts_file, "A file with one prompt per line (- for standard input)")->type_name("FILE");
   add_option("--prompt-token-ids", o.prompt_token_ids, "A prompt given as token ids, comma-separated (repeatable)")

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/cli.hpp"
+#include "common/model_argument.hpp"
 
 #include <optional>
 #include <string>
@@ -8,7 +9,7 @@
 namespace llmctl::cli {
 
 struct InspectOptions {
-  std::string model;
+  std::string model = kDemoModel;
   bool tensors = false;
   bool json = false;
   // Tokenizer and chat-template modes: each prints only its answer.

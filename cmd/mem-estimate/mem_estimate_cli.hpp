@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/cli.hpp"
+#include "common/model_argument.hpp"
 #include "runtime/memory_estimate.hpp"
 
 #include <string>
@@ -8,7 +9,7 @@
 namespace llmctl::cli {
 
 struct MemEstimateOptions {
-  std::string model;
+  std::string model = kDemoModel;
   engine::MemoryEstimateRequest request;
   bool json = false;
 };

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# llmctl bench on the CPU backend with a tiny reference model: vLLM's output lines and JSON keys, dummy
-# weights from config.json alone, and bad input; then `llmctl bench serve` against llmctl-serve.
+# llmctl bench on the CPU backend with the demo model: vLLM's output lines and JSON keys, dummy weights
+# from config.json alone, and bad input; then `llmctl bench serve` against llmctl-serve.
 #   test_bench.sh BIN_DIR SOURCE_DIR
 set -u
 bin=$1 src=$2
-model=$src/tests/fixtures/generation/qwen3
+model=$bin/../share/llmctl/llmctl-demo
 source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 export LLMCTL_LOG_LEVEL=warning
 cpu=(--device cpu)
@@ -26,8 +26,8 @@ mkdir "$work/config-only" && cp "$model/config.json" "$work/config-only/"
 [[ $? -eq 1 ]] && grep -q 'no weights found' "$work/err" && pass || fail "no weights without --load-format dummy: $(cat "$work/err")"
 "$bin/llmctl-bench" "$model" "${cpu[@]}" --random-range-ratio 1.5 >"$work/out" 2>"$work/err"
 [[ $? -eq 1 ]] && grep -q 'random-range-ratio' "$work/err" && pass || fail "bad range ratio: $(cat "$work/err")"
-"$bin/llmctl-bench" "${cpu[@]}" >"$work/out" 2>"$work/err"
-[[ $? -eq 1 ]] && grep -q 'no model' "$work/err" && pass || fail "no model: $(cat "$work/err")"
+"$bin/llmctl-bench" --model '' "${cpu[@]}" >"$work/out" 2>"$work/err"
+[[ $? -eq 1 ]] && grep -q 'no model' "$work/err" && pass || fail "empty model: $(cat "$work/err")"
 "$bin/llmctl-bench" "$model" "${cpu[@]}" --profile --num-prompts 2 >"$work/out" 2>"$work/err"
 [[ $? -eq 1 ]] && grep -q 'profiling needs the CUDA backend' "$work/err" && pass || fail "--profile on the CPU: $(cat "$work/err")"
 "$bin/llmctl-bench" "$model" "${cpu[@]}" --enforce-eager --rope-theta 20000 --input-len 8 --output-len 2 --num-prompts 2 >"$work/out" 2>"$work/err" \
@@ -77,7 +77,7 @@ assert 'mean_e2el_ms' not in d
 # vLLM's default file name, and without --save-detailed no per-request lists but the latencies.
 if "$bin/llmctl-bench" serve --port "$server_port" --num-prompts 3 --random-input-len 8 --random-output-len 2 --save-result \
      --result-dir "$work/named" --metadata run=7 >"$work/out" 2>"$work/err" &&
-   files=("$work"/named/openai-infqps-qwen3-*.json) && [[ ${#files[@]} -eq 1 && -f ${files[0]} ]] &&
+   files=("$work"/named/openai-infqps-llmctl-demo-*.json) && [[ ${#files[@]} -eq 1 && -f ${files[0]} ]] &&
    python3 -c "
 import json
 d = json.load(open('${files[0]}'))

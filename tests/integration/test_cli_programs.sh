@@ -72,7 +72,7 @@ echo "hello, I am not a tensor file" >"$work/notst/model.safetensors"
 check_one_line_error "not a safetensors file" 'model.safetensors: not a valid safetensors file' -- "$bin/llmctl-inspect" "$work/notst"
 cp -r "$tiny/tiny-qwen3" "$work/cut"; truncate -s 1000 "$work/cut/model-00003-of-00005.safetensors"
 check_one_line_error "truncated shard" 'model-00003-of-00005.safetensors: not a valid safetensors file' -- "$bin/llmctl-inspect" "$work/cut"
-check "missing argument" 2 'model is required' -- "$bin/llmctl-inspect"
+check "missing option value" 2 '--tokenize: 1 required TEXT missing' -- "$bin/llmctl-inspect" --tokenize
 check "unknown flag" 2 'error: .*--bogus' -- "$bin/llmctl-inspect" "$configs/Qwen--Qwen3-8B" --bogus
 
 # mem-estimate

@@ -4,8 +4,9 @@
 # answer is a fixed script of reasoning, content and a Hermes tool call; see make_scripted_model.py) and
 # the tiny Qwen3 reference model, whose greedy tokens transformers produced.
 #   test_serve.sh BIN_DIR SOURCE_DIR SDK_DIR
-# $LLMCTL_SERVE_ARGS: more server flags (--device cuda on the GPU machine, which lacks promtool: there
-# $PROMTOOL_OPTIONAL=1 lets that one check pass unchecked; the metrics text does not depend on the device).
+# $LLMCTL_SERVE_ARGS: the device and more server flags (default --device cpu; --device cuda on the GPU
+# machine, which lacks promtool: there $PROMTOOL_OPTIONAL=1 lets that one check pass unchecked; the
+# metrics text does not depend on the device).
 set -u
 bin=$1 src=$2 sdk=$3
 here=$(dirname "${BASH_SOURCE[0]}")
@@ -13,7 +14,7 @@ source "$here/../checks.sh"
 qwen3=$src/tests/fixtures/generation/qwen3
 python3 "$here/make_scripted_model.py" "$work/scripted" || { echo "cannot write the scripted model"; exit 1; }
 key=test-key
-read -ra extra <<<"${LLMCTL_SERVE_ARGS:-}"
+read -ra extra <<<"${LLMCTL_SERVE_ARGS:---device cpu}"
 
 # start NAME ARGS...: starts llmctl-serve on a free port and waits for its model; sets url_NAME, pid_NAME.
 start() {

@@ -7,7 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 packaging/build.sh
 export LLMCTL_LOG_LEVEL=warning
-show() { echo; echo "\$ llmctl $*"; build/bin/llmctl "$@"; }
+show() {  # show ARGS...: prints the command as typed (quoting arguments with spaces), then runs it
+  local shown="" arg
+  for arg in "$@"; do [[ $arg == *" "* ]] && arg="\"$arg\""; shown+=" $arg"; done
+  echo; echo "\$ llmctl$shown"
+  build/bin/llmctl "$@"
+}
 show generate -p "In the beginning God" --max-tokens 60
 show generate --chat -p "Hello! Who are you?" --max-tokens 60
 model=tests/fixtures/configs/Qwen--Qwen2.5-7B-Instruct

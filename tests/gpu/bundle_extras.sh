@@ -8,9 +8,10 @@ set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 lib=/usr/lib/x86_64-linux-gnu
 cp -L "$lib/libgomp.so.1" "$lib"/libcpp-httplib.so.0.11 "$lib"/libbrotli{common,dec,enc}.so.1 .gpu/lib/
-cp -r build/share .gpu/  # the demo model, found beside bin/
+# The demo model, found beside bin/: copied from the working tree there, which carries it anyway.
+echo 'mkdir -p "$here/share/llmctl" && cp -r "$here/../packaging/demo-model/llmctl-demo" "$here/share/llmctl/"' >>.gpu/env.sh
 if [[ ${1:-} == --serve ]]; then
-  find .gpu/bin -type f ! -name llmctl-serve ! -name llmctl-bench ! -name gpu_sampling_test -delete
+  find .gpu/bin -type f ! -name llmctl-serve ! -name llmctl-bench ! -name llmctl-mem-estimate ! -name gpu_sampling_test -delete
   xz -T2 -3 -c "$(command -v node)" > .gpu/node.xz
   bash tests/integration/serve/fetch_openai_sdk.sh build/test-data/openai-sdk
   tar -cJf .gpu/openai-sdk.tar.xz -C build/test-data openai-sdk

@@ -101,6 +101,7 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
   backend_ = make_backend(config.device, cuda_compute_dtype(config.dtype, model_config_));
   backend_->set_profiling(config.profile);
   const auto at_start = backend_->memory_info();
+  if (at_start) check_free_memory(at_start->free, at_start->total, limits_.gpu_memory_utilization);
   auto weights = load_model_weights(config.model, model_config_, *backend_, config.load_format);
   const auto after_weights = backend_->memory_info();
   const StepLimits step_limits{limits_.max_num_batched_tokens, limits_.max_num_seqs,
@@ -115,13 +116,14 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
     num_blocks = *config.num_blocks;
   } else if (at_start) {
     // vLLM's accounting, measured instead of profiled (every activation buffer is allocated up front):
-    // the KV cache gets total x utilization minus what this process and others already hold.
+    // the KV cache gets total x utilization minus this process's own memory. Its runtime (context,
+    // cuBLAS) is the figure mem-estimate uses; memory of other processes is not this engine's.
     constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
     log::info("Model loading took {:.2f} GiB and {:.2f} seconds",
               static_cast<double>(at_start->free - after_weights->free) / kGiB,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     MemoryUsage usage;
-    usage.runtime = at_start->total - at_start->free;
+    usage.runtime = kRuntimeBytesPerGpu;
     usage.weights = at_start->free - after_weights->free;
     usage.activations = after_weights->free - after_model->free;
     usage.cuda_graphs = config.enforce_eager ? 0 : kCudaGraphBytes;  // captured later, at each size's first step

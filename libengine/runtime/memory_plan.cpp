@@ -24,6 +24,16 @@ MemoryUsage estimate_memory_usage(const ModelConfig& config, const EngineLimits&
   return usage;
 }
 
+void check_free_memory(std::uint64_t free_memory, std::uint64_t total_memory, double utilization) {
+  const double requested = static_cast<double>(total_memory) * utilization;
+  if (static_cast<double>(free_memory) < requested)
+    throw Error(fmt::format("Free memory on device ({:.2f}/{:.2f} GiB) on startup is less than desired GPU memory "
+                            "utilization ({}, {:.2f} GiB). Decrease GPU memory utilization or reduce GPU memory used by "
+                            "other processes.",
+                            gib(static_cast<double>(free_memory)), gib(static_cast<double>(total_memory)), utilization,
+                            gib(requested)));
+}
+
 std::uint64_t KvCacheLayout::bytes_per_token() const {
   return 2ull * static_cast<std::uint64_t>(num_layers * kv_heads_per_gpu * head_dim) * dtype_bytes;
 }

@@ -64,6 +64,11 @@ struct MemoryPlan {
 MemoryPlan plan_memory(std::uint64_t total_memory, double utilization, const MemoryUsage& usage,
                        const KvCacheLayout& kv, std::int64_t max_model_len);
 
+// vLLM V1's start-up condition: total x utilization must be free when the engine starts, so that memory
+// other processes hold is refused up front rather than counted as this engine's (two engines at 0.45
+// share a GPU). Throws llmctl::Error with vLLM's message.
+void check_free_memory(std::uint64_t free_memory, std::uint64_t total_memory, double utilization);
+
 // In vLLM's words, why the plan cannot hold one max_model_len request (naming the largest length that
 // fits and the flags that would help); nullopt when it can.
 std::optional<std::string> kv_capacity_problem(const MemoryPlan& plan);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# One call on the GPU machine for llmctl serve: the server tests against the CUDA backend, then the
-# online benchmark (llmctl bench serve, as vllm bench serve) of the Qwen2.5-7B shape with dummy bf16
-# weights. Logs go to $OUT/serve.tar.gz; a summary is printed last.
+# One call on the GPU machine for llmctl serve: the server tests against the CUDA backend, engines
+# sharing the GPU and mem-estimate against a real allocation, then the online benchmark (llmctl bench
+# serve, as vllm bench serve) of the Qwen2.5-7B shape with dummy bf16 weights. Logs go to
+# $OUT/serve.tar.gz; a summary is printed last.
 #   here:  ../shared/tools/gpu-bundle build && tests/gpu/bundle_extras.sh --serve
-#   there: bash tests/gpu/serve_on_gpu_machine.sh [tests] [bench]   (device tool: carry [".gpu"])
+#   there: bash tests/gpu/serve_on_gpu_machine.sh [tests] [memory] [bench]   (device tool: carry [".gpu"])
 set -uo pipefail
 source .gpu/env.sh
 # Node.js (the SDK's runtime), the SDK and a real tokenizer travel compressed.
@@ -13,7 +14,7 @@ tar -xJf .gpu/qwen2_5.tar.xz -C .gpu
 export LLMCTL_LOG_LEVEL=info
 out=${OUT:-/tmp/out}
 logs=$(mktemp -d)
-parts=" ${*:-tests bench} "
+parts=" ${*:-tests memory bench} "
 status=0
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 for tool in node curl python3 promtool; do printf '%s: %s\n' "$tool" "$(command -v $tool || echo missing)"; done
@@ -22,11 +23,28 @@ if [[ $parts == *" tests "* ]]; then
   echo "== sampling kernel"
   gpu_sampling_test || status=1
   echo "== server tests, --device cuda"
-  # Several servers share the GPU, and llmctl's accounting counts the others' memory as used (unlike
-  # vLLM's): fixed KV caches (32k tokens each) let them start side by side.
-  LLMCTL_SERVE_ARGS="--device cuda --num-gpu-blocks-override 2048" PROMTOOL_OPTIONAL=1 bash tests/integration/serve/test_serve.sh .gpu/bin "$PWD" .gpu/openai-sdk \
+  # Up to three servers share the GPU at once: each asks for 0.3 of it, as three vLLMs would.
+  LLMCTL_SERVE_ARGS="--device cuda --gpu-memory-utilization 0.3" PROMTOOL_OPTIONAL=1 bash tests/integration/serve/test_serve.sh .gpu/bin "$PWD" .gpu/openai-sdk \
     >"$logs/serve-tests.log" 2>&1 || status=1
   tail -25 "$logs/serve-tests.log"
+fi
+
+if [[ $parts == *" memory "* ]]; then
+  echo "== two servers of the demo model share the GPU at 0.45 each; a third is refused"
+  for name in a b c; do
+    llmctl-serve --device cuda --gpu-memory-utilization 0.45 --port 0 --disable-log-stats >"$logs/share-$name.log" 2>&1 &
+    for _ in $(seq 300); do grep -qE "startup complete|rror" "$logs/share-$name.log" && break; sleep 0.1; done
+    grep -E "Available KV cache memory|startup complete|rror" "$logs/share-$name.log" | sed "s/^/$name: /"
+  done
+  grep -q "startup complete" "$logs/share-a.log" && grep -q "startup complete" "$logs/share-b.log" &&
+    grep -q "Free memory on device .* is less than desired GPU memory utilization (0.45" "$logs/share-c.log" ||
+    { echo "FAILED: sharing the GPU"; status=1; }
+  pkill -TERM -f "llmctl-serve --device cuda --gpu-memory-utilization 0.45"; wait
+  echo "== mem-estimate against the engine, Qwen2.5-7B shape, dummy weights, vLLM's defaults"
+  model=tests/fixtures/configs/Qwen--Qwen2.5-7B-Instruct
+  llmctl-mem-estimate "$model" | grep -E "^GPU:|^  (weights|KV cache)"
+  llmctl-bench "$model" --load-format dummy --device cuda --input-len 16 --output-len 4 --num-prompts 4 2>&1 |
+    grep -E "Model loading took|Available KV cache memory|GPU KV cache size" || status=1
 fi
 
 if [[ $parts == *" bench "* ]]; then

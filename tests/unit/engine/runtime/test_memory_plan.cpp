@@ -79,6 +79,16 @@ TEST_CASE("no room at all for the KV cache") {
   CHECK_THROWS_WITH_AS(check_kv_capacity(plan), Contains("No available memory for the cache blocks"), llmctl::Error);
 }
 
+TEST_CASE("the engine's share must be free at start, whatever other processes hold (vLLM V1)") {
+  // Two engines at 0.45 on one 80 GiB GPU: the second finds 43.5 GiB free, 36 GiB requested.
+  CHECK_NOTHROW(check_free_memory(80 * GiB - 36 * GiB - 500 * MiB, 80 * GiB, 0.45));
+  CHECK_NOTHROW(check_free_memory(36 * GiB, 80 * GiB, 0.45));
+  CHECK_THROWS_WITH_AS(check_free_memory(36 * GiB - 1, 80 * GiB, 0.45),
+                       "Free memory on device (36.00/80.00 GiB) on startup is less than desired GPU memory utilization "
+                       "(0.45, 36.00 GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.",
+                       llmctl::Error);
+}
+
 TEST_CASE("the forward workspace, buffer by buffer, for Qwen2.5-7B at vLLM's H100 defaults") {
   const auto w = plan_forward_workspace(reference("Qwen--Qwen2.5-7B-Instruct"), limits(), 2);
   CHECK(w.residual == 8192ull * 3584 * 2);

@@ -1,77 +1,146 @@
-// Causal attention for prefill chunks on the tensor cores (FlashAttention-2's scheme with wmma). The
-// query rows of one kv head are the (token, q head of its group) pairs of a chunk, flattened: a block
-// takes 64 of them, so a key and value tile gathered from the paged cache into shared memory serves every
-// q head that shares it (GQA). Each of the block's 4 warps owns 16 rows; S = QKᵀ and PV run as 16x16x16
-// bf16/fp16 matrix products with f32 accumulation, and an online softmax keeps one pass over the keys.
-// Decode tokens (one query) stay with paged_attention.cu.
+// Causal attention for prefill chunks on the tensor cores, as FlashAttention-2 does it: scores,
+// probabilities and the output stay in registers (mma.sync m16n8k16, bf16/fp16 in, f32 accumulate), an
+// online softmax keeps one pass over the keys, and the next key/value tile is gathered from the paged
+// cache with cp.async while the current one is used. The query rows of one kv head are the (token, q
+// head of its group) pairs of a chunk, flattened: a block takes 64 of them, so one gathered tile serves
+// every q head that shares it (GQA); each of its 4 warps owns 16 rows. Decode tokens (one query) stay
+// with paged_attention.cu. Needs sm_80 (bf16 mma); the default build's sm_75 code traps.
 #include "common.cuh"
 
-#include <mma.h>
-
-#include <cfloat>
+#include <cstdint>
 
 namespace llmctl::kernels {
 namespace {
 
-using namespace nvcuda;
-
 constexpr int kQueryTile = 64;
 constexpr int kKeyTile = 64;
 constexpr int kWarps = 4;
-constexpr int kRowsPerWarp = kQueryTile / kWarps;  // 16
-// Shared-memory rows are padded (16 bytes for 16-bit tiles, 16 bytes for f32 ones), so that the 16 rows
-// a matrix fragment reads start on different banks instead of all on bank 0.
-constexpr int kScoreStride = kKeyTile + 4;  // f32 S
-constexpr int kProbStride = kKeyTile + 8;   // 16-bit P
-__host__ __device__ constexpr int tile_stride(int dim) { return dim + 8; }   // 16-bit Q, K, V
-__host__ __device__ constexpr int output_stride(int dim) { return dim + 4; }  // f32 O and PV
+constexpr float kLog2e = 1.4426950408889634f;
+// Shared-memory rows are padded by 16 bytes, so that the 8 rows an ldmatrix reads fall on different banks.
+__host__ __device__ constexpr int tile_stride(int dim) { return dim + 8; }
+__host__ __device__ constexpr std::size_t shared_bytes(int dim) {
+  return static_cast<std::size_t>(kQueryTile + 4 * kKeyTile) * tile_stride(dim) * 2;  // Q, then K and V twice
+}
 
-struct SharedLayout {
-  int dim;
-  // Q, K and V tiles, then per warp: S, P, O, PV and the rows' running max and sum (32-byte aligned
-  // offsets throughout, as wmma wants).
-  __host__ __device__ std::size_t queries() const { return 0; }
-  __host__ __device__ std::size_t keys() const { return kQueryTile * tile_stride(dim) * 2; }
-  __host__ __device__ std::size_t values() const { return keys() + kKeyTile * tile_stride(dim) * 2; }
-  __host__ __device__ std::size_t warp(int w) const { return values() + kKeyTile * tile_stride(dim) * 2 + w * per_warp(); }
-  __host__ __device__ std::size_t probabilities() const { return 16 * kScoreStride * 4; }
-  __host__ __device__ std::size_t output() const { return probabilities() + 16 * kProbStride * 2; }
-  __host__ __device__ std::size_t per_warp() const { return output() + 2 * 16 * output_stride(dim) * 4 + 2 * 16 * 4; }
-  __host__ __device__ std::size_t total() const { return warp(kWarps); }
-};
+__device__ std::uint32_t shared_address(const void* p) {
+  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// Four 8x8 matrices of 16-bit elements; lane i gives the address of row i % 8 of matrix i / 8.
+__device__ void ldmatrix_x4(std::uint32_t (&r)[4], const void* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(row)));
+}
+__device__ void ldmatrix_x4_trans(std::uint32_t (&r)[4], const void* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(row)));
+}
+
+// d += a (16x16, row major) x b (16x8, column major).
+template <typename T>
+__device__ void mma(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1);
+template <>
+__device__ void mma<__nv_bfloat16>(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%0, %1, %2, %3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+  __trap();
+#endif
+}
+template <>
+__device__ void mma<__half>(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%0, %1, %2, %3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+  __trap();
+#endif
+}
+
+// Two floats as the two 16-bit halves of an mma operand register, the first in the low half.
+template <typename T>
+__device__ std::uint32_t pack(float lo, float hi);
+template <>
+__device__ std::uint32_t pack<__nv_bfloat16>(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const std::uint32_t*>(&v);
+}
+template <>
+__device__ std::uint32_t pack<__half>(float lo, float hi) {
+  const __half2 v = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const std::uint32_t*>(&v);
+}
+
+// 16 bytes from global to shared memory without passing through registers; zeros when !valid.
+__device__ void copy_async(void* shared, const void* global, bool valid) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared_address(shared)), "l"(global),
+               "r"(valid ? 16 : 0));
+#else
+  __trap();
+#endif
+}
+
+// Starts copying keys and values [key0, key0 + kKeyTile) of one kv head from the paged cache into
+// shared-memory rows; keys at or past `end` become zeros.
+template <typename T, int kDim>
+__device__ void load_kv_tile(const T* keys, const T* values, const std::int32_t* table, int block_size,
+                             std::int64_t kv_width, std::int64_t head_offset, std::int64_t key0, std::int64_t end,
+                             T* k_tile, T* v_tile) {
+  constexpr int kChunks = kDim / 8;
+  for (int x = threadIdx.x; x < kKeyTile * kChunks; x += blockDim.x) {
+    const int key = x / kChunks, c = x % kChunks;
+    const std::int64_t j = key0 + key;
+    const bool inside = j < end;
+    const std::int64_t slot = inside ? static_cast<std::int64_t>(table[j / block_size]) * block_size + j % block_size : 0;
+    const std::int64_t offset = slot * kv_width + head_offset + c * 8;
+    copy_async(k_tile + key * tile_stride(kDim) + c * 8, keys + offset, inside);
+    copy_async(v_tile + key * tile_stride(kDim) + c * 8, values + offset, inside);
+  }
+  asm volatile("cp.async.commit_group;");
+}
 
 template <typename T, int kDim>
-__global__ void __launch_bounds__(kWarps * 32)
+__global__ void __launch_bounds__(kWarps * 32, 2)
     prefill_attention_kernel(const T* qkv, std::int64_t row_width, Heads heads, const T* keys, const T* values,
                              StepView step, const PrefillTile* tiles, float scale, std::int64_t window, T* out) {
+#if __CUDA_ARCH__ >= 800
   extern __shared__ __align__(128) unsigned char shared[];
-  const SharedLayout layout{kDim};
+  constexpr int kStride = tile_stride(kDim);
+  constexpr int kDimTiles = kDim / 8;  // n8 tiles of the output
+  constexpr int kKeyTiles = kKeyTile / 8;  // n8 tiles of the scores
+  T* q_tile = reinterpret_cast<T*>(shared);
+  T* kv_tiles = q_tile + kQueryTile * kStride;  // K0, V0, K1, V1
   const PrefillTile tile = tiles[blockIdx.x];
   const int kv_head = blockIdx.y;
   const int group = heads.q_heads / heads.kv_heads;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t = lane % 4;  // an mma accumulator's rows g and g + 8, columns 2t and 2t + 1
   const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * kDim;
+  const std::int64_t head_offset = static_cast<std::int64_t>(kv_head) * kDim;
   const std::int32_t* table = step.block_tables + static_cast<std::int64_t>(tile.sequence) * step.max_blocks_per_seq;
-
-  T* q_tile = reinterpret_cast<T*>(shared + layout.queries());
-  T* k_tile = reinterpret_cast<T*>(shared + layout.keys());
-  T* v_tile = reinterpret_cast<T*>(shared + layout.values());
-  unsigned char* mine = shared + layout.warp(warp);
-  float* s_tile = reinterpret_cast<float*>(mine);
-  T* p_tile = reinterpret_cast<T*>(mine + layout.probabilities());
-  float* o_acc = reinterpret_cast<float*>(mine + layout.output());
-  constexpr int kQ = tile_stride(kDim), kO = output_stride(kDim);
-  float* pv = o_acc + 16 * kO;
-  float* row_max = pv + 16 * kO;
-  float* row_sum = row_max + 16;
 
   // Flat row f of the chunk is token f / group, q head kv_head * group + f % group. Rows past the chunk
   // are zeros and never written.
   const std::int64_t rows = static_cast<std::int64_t>(tile.count) * group;
   const std::int64_t chunk_position = step.positions[tile.first_token];
   const std::int64_t first_position = chunk_position + tile.first_flat / group;
-  const std::int64_t last_position = chunk_position + (min(static_cast<std::int64_t>(tile.first_flat) + kQueryTile, rows) - 1) / group;
-  constexpr int kVectors = kDim * 2 / 16;
+  const std::int64_t last_position =
+      chunk_position + (min(static_cast<std::int64_t>(tile.first_flat) + kQueryTile, rows) - 1) / group;
+  const std::int64_t first_key = window > 0 ? max(static_cast<std::int64_t>(0), first_position - window + 1) : 0;
+  const std::int64_t key_start = (first_key / kKeyTile) * kKeyTile;
+  const std::int64_t end = last_position + 1;
+
+  load_kv_tile<T, kDim>(keys, values, table, step.block_size, kv_width, head_offset, key_start, end, kv_tiles,
+                        kv_tiles + kKeyTile * kStride);
+  constexpr int kVectors = kDim / 8;
   for (int i = threadIdx.x; i < kQueryTile * kVectors; i += blockDim.x) {
     const int row = i / kVectors, part = i % kVectors;
     const std::int64_t flat = tile.first_flat + row;
@@ -81,114 +150,137 @@ __global__ void __launch_bounds__(kWarps * 32)
       const std::int64_t head = static_cast<std::int64_t>(kv_head) * group + flat % group;
       value = reinterpret_cast<const int4*>(qkv + token * row_width + head * kDim)[part];
     }
-    reinterpret_cast<int4*>(q_tile + row * kQ)[part] = value;
-  }
-  const int first_row = warp * kRowsPerWarp;
-  for (int i = lane; i < 16 * kO; i += 32) o_acc[i] = 0.0f;
-  if (lane < 16) {
-    row_max[lane] = -FLT_MAX;
-    row_sum[lane] = 0.0f;
+    reinterpret_cast<int4*>(q_tile + row * kStride)[part] = value;
   }
   __syncthreads();
-  wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> q[kDim / 16];
+  const int first_row = warp * 16;
+  std::uint32_t q[kDim / 16][4];
 #pragma unroll
-  for (int k = 0; k < kDim / 16; ++k) wmma::load_matrix_sync(q[k], q_tile + first_row * kQ + k * 16, kQ);
+  for (int k = 0; k < kDim / 16; ++k)
+    ldmatrix_x4(q[k], q_tile + (first_row + lane % 16) * kStride + k * 16 + lane / 16 * 8);
 
-  const std::int64_t first_key = window > 0 ? max(static_cast<std::int64_t>(0), first_position - window + 1) : 0;
-  const std::int64_t key_start = (first_key / kKeyTile) * kKeyTile;
-  for (std::int64_t key0 = key_start; key0 <= last_position; key0 += kKeyTile) {
-    __syncthreads();  // the previous tile's keys and values are no longer read
-    gather_kv_tile(keys, values, table, step.block_size, kv_width, static_cast<std::int64_t>(kv_head) * kDim, kDim, key0,
-                   kKeyTile, last_position + 1, kQ, k_tile, v_tile);
+  // The positions of this thread's two rows (g and g + 8 of the warp's 16).
+  std::int64_t position[2];
+  for (int h = 0; h < 2; ++h) position[h] = chunk_position + (tile.first_flat + first_row + g + 8 * h) / group;
+  float output[kDimTiles][4] = {};
+  float row_max[2] = {-INFINITY, -INFINITY};  // in log2 units of the scaled scores
+  float row_sum[2] = {0.0f, 0.0f};            // this thread's columns only, summed over the 4 at the end
+  const float scale_log2 = scale * kLog2e;
+
+  int buffer = 0;
+  for (std::int64_t key0 = key_start; key0 <= last_position; key0 += kKeyTile, buffer ^= 1) {
+    if (key0 + kKeyTile <= last_position) {  // start the next tile, then wait for this one
+      T* next = kv_tiles + (buffer ^ 1) * 2 * kKeyTile * kStride;
+      load_kv_tile<T, kDim>(keys, values, table, step.block_size, kv_width, head_offset, key0 + kKeyTile, end, next,
+                            next + kKeyTile * kStride);
+      asm volatile("cp.async.wait_group 1;");
+    } else {
+      asm volatile("cp.async.wait_group 0;");
+    }
     __syncthreads();
+    const T* k_tile = kv_tiles + buffer * 2 * kKeyTile * kStride;
+    const T* v_tile = k_tile + kKeyTile * kStride;
 
-    // S = Q Kᵀ for this warp's rows.
+    // S = Q Kᵀ: ldmatrix of 8 keys x 32 dims gives the b operands of two k steps.
+    float s[kKeyTiles][4] = {};
 #pragma unroll
-    for (int n = 0; n < kKeyTile / 16; ++n) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> s;
-      wmma::fill_fragment(s, 0.0f);
+    for (int n = 0; n < kKeyTiles; ++n) {
 #pragma unroll
-      for (int k = 0; k < kDim / 16; ++k) {
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> kt;
-        wmma::load_matrix_sync(kt, k_tile + n * 16 * kQ + k * 16, kQ);
-        wmma::mma_sync(s, q[k], kt, s);
+      for (int k = 0; k < kDim / 16; k += 2) {
+        std::uint32_t b[4];
+        ldmatrix_x4(b, k_tile + (n * 8 + lane % 8) * kStride + k * 16 + lane / 8 * 8);
+        mma<T>(s[n], q[k], b[0], b[1]);
+        mma<T>(s[n], q[k + 1], b[2], b[3]);
       }
-      wmma::store_matrix_sync(s_tile + n * 16, s, kScoreStride, wmma::mem_row_major);
     }
-    __syncwarp();
 
-    // Online softmax: two lanes per row, 32 columns each.
-    {
-      const int r = lane / 2, half = lane % 2;
-      const std::int64_t position = chunk_position + (tile.first_flat + first_row + r) / group;
-      float* s_row = s_tile + r * kScoreStride + half * 32;
-      float tile_max = -FLT_MAX;
-      for (int c = 0; c < 32; ++c) {
-        const std::int64_t j = key0 + half * 32 + c;
-        const bool visible = j <= position && j >= first_key && (window <= 0 || j > position - window);
-        s_row[c] = visible ? s_row[c] * scale : -FLT_MAX;
-        tile_max = fmaxf(tile_max, s_row[c]);
+    // Online softmax over this thread's two rows; a row's 64 columns are spread over the 4 lanes of g.
+    const bool masked = key0 + kKeyTile - 1 > first_position || key0 < first_key || window > 0;
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kKeyTiles; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int h = e / 2;
+        float value = s[n][e] * scale_log2;
+        if (masked) {
+          const std::int64_t j = key0 + n * 8 + 2 * t + e % 2;
+          const bool visible = j <= position[h] && j >= first_key && (window <= 0 || j > position[h] - window);
+          if (!visible) value = -INFINITY;
+        }
+        s[n][e] = value;
+        tile_max[h] = fmaxf(tile_max[h], value);
       }
-      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
-      const float old_max = row_max[r];
-      const float new_max = fmaxf(old_max, tile_max);
-      const float alpha = __expf(old_max - new_max);
-      float sum = 0.0f;
-      T* p_row = p_tile + r * kProbStride + half * 32;
-      for (int c = 0; c < 32; ++c) {
-        const float p = s_row[c] == -FLT_MAX ? 0.0f : __expf(s_row[c] - new_max);
-        sum += p;
-        p_row[c] = from_float<T>(p);
-      }
-      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      __syncwarp();
-      if (half == 0) {
-        row_max[r] = new_max;
-        row_sum[r] = row_sum[r] * alpha + sum;
-      }
-      // Rescale this row's output by alpha (each lane half of the columns).
-      for (int d = half * (kDim / 2); d < (half + 1) * (kDim / 2); ++d) o_acc[r * kO + d] *= alpha;
     }
-    __syncwarp();
+    float alpha[2], base[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 1));
+      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 2));
+      const float new_max = fmaxf(row_max[h], tile_max[h]);
+      base[h] = new_max == -INFINITY ? 0.0f : new_max;  // a row with nothing visible yet stays at zero
+      alpha[h] = exp2f(row_max[h] - base[h]);
+      row_max[h] = new_max;
+      row_sum[h] *= alpha[h];
+    }
+#pragma unroll
+    for (int n = 0; n < kDimTiles; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) output[n][e] *= alpha[e / 2];
 
-    // O += P V
+    // O += P V, P converted in registers from the score accumulators to the a operands of 16-key steps.
 #pragma unroll
-    for (int n = 0; n < kDim / 16; ++n) {
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::fill_fragment(acc, 0.0f);
+    for (int kk = 0; kk < kKeyTile / 16; ++kk) {
+      float p[2][4];
 #pragma unroll
-      for (int k = 0; k < kKeyTile / 16; ++k) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> p;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> v;
-        wmma::load_matrix_sync(p, p_tile + k * 16, kProbStride);
-        wmma::load_matrix_sync(v, v_tile + k * 16 * kQ + n * 16, kQ);
-        wmma::mma_sync(acc, p, v, acc);
+      for (int half = 0; half < 2; ++half)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          p[half][e] = exp2f(s[2 * kk + half][e] - base[e / 2]);
+          row_sum[e / 2] += p[half][e];
+        }
+      const std::uint32_t a[4] = {pack<T>(p[0][0], p[0][1]), pack<T>(p[0][2], p[0][3]), pack<T>(p[1][0], p[1][1]),
+                                  pack<T>(p[1][2], p[1][3])};
+#pragma unroll
+      for (int n = 0; n < kDimTiles; n += 2) {
+        std::uint32_t b[4];
+        ldmatrix_x4_trans(b, v_tile + (kk * 16 + lane % 16) * kStride + n * 8 + lane / 16 * 8);
+        mma<T>(output[n], a, b[0], b[1]);
+        mma<T>(output[n + 1], a, b[2], b[3]);
       }
-      wmma::store_matrix_sync(pv + n * 16, acc, kO, wmma::mem_row_major);
     }
-    __syncwarp();
-    for (int i = lane; i < 16 * kO; i += 32) o_acc[i] += pv[i];
-    __syncwarp();
+    __syncthreads();  // this buffer is reloaded two tiles on
   }
 
-  // Write the rows this warp owns.
-  for (int i = lane; i < 16 * kDim; i += 32) {
-    const int r = i / kDim, d = i % kDim;
-    const float value = o_acc[r * kO + d];
-    const std::int64_t flat = tile.first_flat + first_row + r;
+  // Each row's sum over its 4 lanes; then this thread's two rows, two columns per n8 tile.
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
+    row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 2);
+  }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const std::int64_t flat = tile.first_flat + first_row + g + 8 * h;
     if (flat >= rows) continue;
     const std::int64_t token = tile.first_token + flat / group;
     const std::int64_t head = static_cast<std::int64_t>(kv_head) * group + flat % group;
-    out[(token * heads.q_heads + head) * kDim + d] = from_float<T>(value / row_sum[r]);
+    T* row = out + (token * heads.q_heads + head) * kDim;
+    const float inverse = 1.0f / row_sum[h];
+#pragma unroll
+    for (int n = 0; n < kDimTiles; ++n)
+      *reinterpret_cast<std::uint32_t*>(row + n * 8 + 2 * t) =
+          pack<T>(output[n][2 * h] * inverse, output[n][2 * h + 1] * inverse);
   }
+#else
+  __trap();
+#endif
 }
 
 template <typename T, int kDim>
 void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys, const void* values,
             const StepView& step, const PrefillTile* tiles, std::int64_t count, float scale, std::int64_t window, void* out,
             cudaStream_t stream) {
-  const SharedLayout layout{kDim};
-  const auto bytes = static_cast<int>(layout.total());
+  const auto bytes = static_cast<int>(shared_bytes(kDim));
   auto kernel = prefill_attention_kernel<T, kDim>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   const dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>(heads.kv_heads));

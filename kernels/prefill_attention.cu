@@ -4,7 +4,8 @@
 // cache with cp.async while the current one is used. The query rows of one kv head are the (token, q
 // head of its group) pairs of a chunk, flattened: a block takes 64 of them, so one gathered tile serves
 // every q head that shares it (GQA); each of its 4 warps owns 16 rows. Decode tokens (one query) stay
-// with paged_attention.cu. Needs sm_80 (bf16 mma); the default build's sm_75 code traps.
+// with paged_attention.cu, as do prefill rows on GPUs before sm_80 (no m16n8k16 mma; this kernel's
+// sm_75 code traps).
 #include "common.cuh"
 
 #include <cstdint>
@@ -291,7 +292,15 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const v
 
 }  // namespace
 
-bool prefill_attention_supports(int head_dim) { return head_dim == 64 || head_dim == 128; }
+bool prefill_attention_supports(int head_dim) {
+  static const int major = [] {  // of the current device; bf16/fp16 mma.sync m16n8k16 needs sm_80
+    int device = 0, value = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&value, cudaDevAttrComputeCapabilityMajor, device);
+    return value;
+  }();
+  return major >= 8 && (head_dim == 64 || head_dim == 128);
+}
 
 void prefill_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys,
                        const void* values, const StepView& step, const PrefillTile* tiles, std::int64_t count, float scale,

@@ -1,13 +1,15 @@
 // Causal attention over the paged KV cache for single tokens (decodes, and every token where the
-// tensor-core prefill kernel does not apply). A block of four warps serves one token, one kv head and
-// up to 8 of its q heads (GQA: each key and value is read once for all of them), over one split of
-// the token's context (flash-decoding: few tokens with long contexts still fill the GPU).
+// tensor-core prefill kernel does not apply). A block serves one token, one kv head and up to 8 of its
+// q heads (GQA: each key and value is read once for all of them), over one split of the token's context
+// (flash-decoding: few tokens with long contexts still fill the GPU). Head dims 64 and 128 run on the
+// tensor cores where the GPU has them (paged_attention_mma_kernel, one warp per block); others on the
+// scalar kernel below, four warps per block.
 //
-// Per tile of 64 keys: the block copies keys and values to shared memory with 16-byte loads; each
+// Scalar kernel, per tile of 64 keys: the block copies keys and values to shared memory with 16-byte loads; each
 // thread scores one key against one q head at a time (no cross-lane reductions); a warp per head runs
 // the online softmax over the tile; each thread accumulates 8 dims of one head's output. A token whose
 // context was split writes partial results (unnormalised output, max, sum), merged by a second kernel.
-#include "common.cuh"
+#include "mma.cuh"
 
 #include <algorithm>
 #include <cfloat>
@@ -197,6 +199,167 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// The same attention on the tensor cores, for head dims 64 and 128 on sm_80 and later: one warp per block,
+// the block's q heads (at most 8) the first rows of 16-row mma products, the rest zeros. Scores,
+// probabilities and output stay in registers, so the only shared-memory traffic is the tile itself, which
+// cp.async gathers (the next one while this one is used). The grid, splits and partial results are the
+// scalar kernel's.
+template <typename T, int kDim>
+__global__ void __launch_bounds__(32)
+    paged_attention_mma_kernel(const T* qkv, std::int64_t row_width, Heads heads, const T* keys, const T* values,
+                               StepView step, const std::int32_t* token_rows, int heads_per_block, int splits,
+                               float scale, std::int64_t window, T* out, float* partials) {
+#if __CUDA_ARCH__ >= 800
+  constexpr int kKeys = 32;  // per tile; splits are still whole tiles of tile_keys(kDim) keys
+  constexpr int kStride = kDim + 8;
+  constexpr int kDimTiles = kDim / 8;
+  __shared__ __align__(128) T q_tile[16 * kStride];
+  __shared__ __align__(128) T kv_tiles[4 * kKeys * kStride];  // K0, V0, K1, V1
+
+  const int i = blockIdx.x;
+  const std::int64_t t = token_rows[i];
+  const int group_size = heads.q_heads / heads.kv_heads;
+  const int blocks_per_group = (group_size + heads_per_block - 1) / heads_per_block;
+  const int kv_head = blockIdx.y / blocks_per_group;
+  const int first_head = kv_head * group_size + (blockIdx.y % blocks_per_group) * heads_per_block;
+  const int group = min(heads_per_block, kv_head * group_size + group_size - first_head);
+  const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * kDim;
+  const std::int64_t head_offset = static_cast<std::int64_t>(kv_head) * kDim;
+
+  std::int64_t first, position;
+  context_of(step, t, window, first, position);
+  const std::int64_t count = position - first + 1;
+  const int per_split = keys_per_split(count, splits, tile_keys(kDim));
+  const int used = ceil_div(count, per_split);
+  const int split = blockIdx.z;
+  if (split >= used) return;
+  const std::int64_t begin = first + static_cast<std::int64_t>(split) * per_split;
+  const std::int64_t end = min(position + 1, begin + per_split);
+  const std::int32_t* table = step.block_tables + static_cast<std::int64_t>(step.token_sequence[t]) * step.max_blocks_per_seq;
+
+  load_kv_tile<T, kDim, kKeys>(keys, values, table, step.block_size, kv_width, head_offset, begin, end, kv_tiles,
+                               kv_tiles + kKeys * kStride);
+  const int lane = threadIdx.x;
+  const int g = lane / 4, q = lane % 4;  // an accumulator's rows g and g + 8, columns 2q and 2q + 1
+  for (int x = lane; x < 16 * kDimTiles; x += 32) {
+    const int row = x / kDimTiles, part = x % kDimTiles;
+    int4 value = make_int4(0, 0, 0, 0);
+    if (row < group) value = reinterpret_cast<const int4*>(qkv + t * row_width + static_cast<std::int64_t>(first_head + row) * kDim)[part];
+    reinterpret_cast<int4*>(q_tile + row * kStride)[part] = value;
+  }
+  __syncwarp();
+  std::uint32_t a_q[kDim / 16][4];
+#pragma unroll
+  for (int k = 0; k < kDim / 16; ++k) ldmatrix_x4(a_q[k], q_tile + (lane % 16) * kStride + k * 16 + lane / 16 * 8);
+
+  float output[kDimTiles][4] = {};
+  float row_max[2] = {-INFINITY, -INFINITY};  // log2 units of the scaled scores
+  float row_sum[2] = {0.0f, 0.0f};            // this lane's columns; summed over the 4 lanes at the end
+  const float scale_log2 = scale * 1.4426950408889634f;
+  int buffer = 0;
+  for (std::int64_t key0 = begin; key0 < end; key0 += kKeys, buffer ^= 1) {
+    if (key0 + kKeys < end) {
+      T* next = kv_tiles + (buffer ^ 1) * 2 * kKeys * kStride;
+      load_kv_tile<T, kDim, kKeys>(keys, values, table, step.block_size, kv_width, head_offset, key0 + kKeys, end, next,
+                                   next + kKeys * kStride);
+      asm volatile("cp.async.wait_group 1;");
+    } else {
+      asm volatile("cp.async.wait_group 0;");
+    }
+    __syncwarp();
+    const T* k_tile = kv_tiles + buffer * 2 * kKeys * kStride;
+    const T* v_tile = k_tile + kKeys * kStride;
+
+    float s[kKeys / 8][4] = {};
+#pragma unroll
+    for (int n = 0; n < kKeys / 8; ++n)
+#pragma unroll
+      for (int k = 0; k < kDim / 16; k += 2) {
+        std::uint32_t b[4];
+        ldmatrix_x4(b, k_tile + (n * 8 + lane % 8) * kStride + k * 16 + lane / 8 * 8);
+        mma<T>(s[n], a_q[k], b[0], b[1]);
+        mma<T>(s[n], a_q[k + 1], b[2], b[3]);
+      }
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kKeys / 8; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const std::int64_t j = key0 + n * 8 + 2 * q + e % 2;
+        s[n][e] = j < end ? s[n][e] * scale_log2 : -INFINITY;
+        tile_max[e / 2] = fmaxf(tile_max[e / 2], s[n][e]);
+      }
+    float alpha[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 1));
+      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 2));
+      const float new_max = fmaxf(row_max[h], tile_max[h]);  // finite: every tile has a key before `end`
+      alpha[h] = exp2f(row_max[h] - new_max);
+      row_max[h] = new_max;
+      row_sum[h] *= alpha[h];
+    }
+#pragma unroll
+    for (int n = 0; n < kDimTiles; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) output[n][e] *= alpha[e / 2];
+#pragma unroll
+    for (int kk = 0; kk < kKeys / 16; ++kk) {
+      float p[2][4];
+#pragma unroll
+      for (int half = 0; half < 2; ++half)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          p[half][e] = exp2f(s[2 * kk + half][e] - row_max[e / 2]);
+          row_sum[e / 2] += p[half][e];
+        }
+      const std::uint32_t a[4] = {pack<T>(p[0][0], p[0][1]), pack<T>(p[0][2], p[0][3]), pack<T>(p[1][0], p[1][1]),
+                                  pack<T>(p[1][2], p[1][3])};
+#pragma unroll
+      for (int n = 0; n < kDimTiles; n += 2) {
+        std::uint32_t b[4];
+        ldmatrix_x4_trans(b, v_tile + (kk * 16 + lane % 16) * kStride + n * 8 + lane / 16 * 8);
+        mma<T>(output[n], a, b[0], b[1]);
+        mma<T>(output[n + 1], a, b[2], b[3]);
+      }
+    }
+    __syncwarp();  // this buffer is reloaded two tiles on
+  }
+
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
+    row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 2);
+  }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int row = g + 8 * h;
+    if (row >= group) continue;
+    const std::int64_t head = first_head + row;
+    if (used == 1) {
+      T* o = out + (t * heads.q_heads + head) * kDim;
+      const float inverse = 1.0f / row_sum[h];
+#pragma unroll
+      for (int n = 0; n < kDimTiles; ++n)
+        *reinterpret_cast<std::uint32_t*>(o + n * 8 + 2 * q) = pack<T>(output[n][2 * h] * inverse, output[n][2 * h + 1] * inverse);
+    } else {  // natural-log max, as the merge kernel reads it
+      float* p = partials + ((static_cast<std::int64_t>(i) * heads.q_heads + head) * splits + split) * (kDim + 2);
+#pragma unroll
+      for (int n = 0; n < kDimTiles; ++n) {
+        p[n * 8 + 2 * q] = output[n][2 * h];
+        p[n * 8 + 2 * q + 1] = output[n][2 * h + 1];
+      }
+      if (q == 0) {
+        p[kDim] = row_max[h] * 0.6931471805599453f;
+        p[kDim + 1] = row_sum[h];
+      }
+    }
+  }
+#else
+  __trap();
+#endif
+}
+
 // Merges the splits of each (token, q head) whose context was split: softmax-weighted by each split's max.
 template <typename T>
 __global__ void merge_splits_kernel(Heads heads, StepView step, const std::int32_t* token_rows, int splits, int tile,
@@ -248,9 +411,17 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const v
   splits = std::max(1, std::min(splits, static_cast<int>(workspace_bytes / bytes_per_split)));
   const dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>(heads.kv_heads * blocks_per_group),
                   static_cast<unsigned>(splits));
-  paged_attention_kernel<T, kMaxDim><<<grid, kThreads, 0, stream>>>(
-      static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys), static_cast<const T*>(values), step,
-      token_rows, heads_per_block, splits, scale, window, static_cast<T*>(out), workspace);
+  // The mma kernel takes head dims 64 and 128 exactly (its instances: nvcc instantiates every kernel a
+  // template names, even in a branch never taken), on the GPUs prefill_attention_supports() accepts.
+  constexpr int kMmaDim = kMaxDim == 128 ? 128 : 64;
+  if (heads.head_dim == kMmaDim && kMaxDim == kMmaDim && prefill_attention_supports(kMmaDim))
+    paged_attention_mma_kernel<T, kMmaDim><<<grid, 32, 0, stream>>>(
+        static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys), static_cast<const T*>(values), step,
+        token_rows, heads_per_block, splits, scale, window, static_cast<T*>(out), workspace);
+  else
+    paged_attention_kernel<T, kMaxDim><<<grid, kThreads, 0, stream>>>(
+        static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys), static_cast<const T*>(values), step,
+        token_rows, heads_per_block, splits, scale, window, static_cast<T*>(out), workspace);
   if (splits > 1)
     merge_splits_kernel<T><<<dim3(static_cast<unsigned>(count), static_cast<unsigned>(heads.q_heads)), 128, 0, stream>>>(
         heads, step, token_rows, splits, tile_keys(kMaxDim), window, workspace, static_cast<T*>(out));

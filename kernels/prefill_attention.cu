@@ -6,7 +6,7 @@
 // every q head that shares it (GQA); each of its 4 warps owns 16 rows. Decode tokens (one query) stay
 // with paged_attention.cu, as do prefill rows on GPUs before sm_80 (no m16n8k16 mma; this kernel's
 // sm_75 code traps).
-#include "common.cuh"
+#include "mma.cuh"
 
 #include <cstdint>
 
@@ -21,91 +21,6 @@ constexpr float kLog2e = 1.4426950408889634f;
 __host__ __device__ constexpr int tile_stride(int dim) { return dim + 8; }
 __host__ __device__ constexpr std::size_t shared_bytes(int dim) {
   return static_cast<std::size_t>(kQueryTile + 4 * kKeyTile) * tile_stride(dim) * 2;  // Q, then K and V twice
-}
-
-__device__ std::uint32_t shared_address(const void* p) {
-  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// Four 8x8 matrices of 16-bit elements; lane i gives the address of row i % 8 of matrix i / 8.
-__device__ void ldmatrix_x4(std::uint32_t (&r)[4], const void* row) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(row)));
-}
-__device__ void ldmatrix_x4_trans(std::uint32_t (&r)[4], const void* row) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(row)));
-}
-
-// d += a (16x16, row major) x b (16x8, column major).
-template <typename T>
-__device__ void mma(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1);
-template <>
-__device__ void mma<__nv_bfloat16>(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1) {
-#if __CUDA_ARCH__ >= 800
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-               "{%0, %1, %2, %3};"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#else
-  __trap();
-#endif
-}
-template <>
-__device__ void mma<__half>(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1) {
-#if __CUDA_ARCH__ >= 800
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-               "{%0, %1, %2, %3};"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-#else
-  __trap();
-#endif
-}
-
-// Two floats as the two 16-bit halves of an mma operand register, the first in the low half.
-template <typename T>
-__device__ std::uint32_t pack(float lo, float hi);
-template <>
-__device__ std::uint32_t pack<__nv_bfloat16>(float lo, float hi) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const std::uint32_t*>(&v);
-}
-template <>
-__device__ std::uint32_t pack<__half>(float lo, float hi) {
-  const __half2 v = __floats2half2_rn(lo, hi);
-  return *reinterpret_cast<const std::uint32_t*>(&v);
-}
-
-// 16 bytes from global to shared memory without passing through registers; zeros when !valid.
-__device__ void copy_async(void* shared, const void* global, bool valid) {
-#if __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared_address(shared)), "l"(global),
-               "r"(valid ? 16 : 0));
-#else
-  __trap();
-#endif
-}
-
-// Starts copying keys and values [key0, key0 + kKeyTile) of one kv head from the paged cache into
-// shared-memory rows; keys at or past `end` become zeros.
-template <typename T, int kDim>
-__device__ void load_kv_tile(const T* keys, const T* values, const std::int32_t* table, int block_size,
-                             std::int64_t kv_width, std::int64_t head_offset, std::int64_t key0, std::int64_t end,
-                             T* k_tile, T* v_tile) {
-  constexpr int kChunks = kDim / 8;
-  for (int x = threadIdx.x; x < kKeyTile * kChunks; x += blockDim.x) {
-    const int key = x / kChunks, c = x % kChunks;
-    const std::int64_t j = key0 + key;
-    const bool inside = j < end;
-    const std::int64_t slot = inside ? static_cast<std::int64_t>(table[j / block_size]) * block_size + j % block_size : 0;
-    const std::int64_t offset = slot * kv_width + head_offset + c * 8;
-    copy_async(k_tile + key * tile_stride(kDim) + c * 8, keys + offset, inside);
-    copy_async(v_tile + key * tile_stride(kDim) + c * 8, values + offset, inside);
-  }
-  asm volatile("cp.async.commit_group;");
 }
 
 template <typename T, int kDim>
@@ -139,8 +54,8 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   const std::int64_t key_start = (first_key / kKeyTile) * kKeyTile;
   const std::int64_t end = last_position + 1;
 
-  load_kv_tile<T, kDim>(keys, values, table, step.block_size, kv_width, head_offset, key_start, end, kv_tiles,
-                        kv_tiles + kKeyTile * kStride);
+  load_kv_tile<T, kDim, kKeyTile>(keys, values, table, step.block_size, kv_width, head_offset, key_start, end,
+                                  kv_tiles, kv_tiles + kKeyTile * kStride);
   constexpr int kVectors = kDim / 8;
   for (int i = threadIdx.x; i < kQueryTile * kVectors; i += blockDim.x) {
     const int row = i / kVectors, part = i % kVectors;
@@ -172,8 +87,8 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   for (std::int64_t key0 = key_start; key0 <= last_position; key0 += kKeyTile, buffer ^= 1) {
     if (key0 + kKeyTile <= last_position) {  // start the next tile, then wait for this one
       T* next = kv_tiles + (buffer ^ 1) * 2 * kKeyTile * kStride;
-      load_kv_tile<T, kDim>(keys, values, table, step.block_size, kv_width, head_offset, key0 + kKeyTile, end, next,
-                            next + kKeyTile * kStride);
+      load_kv_tile<T, kDim, kKeyTile>(keys, values, table, step.block_size, kv_width, head_offset, key0 + kKeyTile,
+                                      end, next, next + kKeyTile * kStride);
       asm volatile("cp.async.wait_group 1;");
     } else {
       asm volatile("cp.async.wait_group 0;");

@@ -1,0 +1,98 @@
+// Tensor-core building blocks of the attention kernels (sm_80 and later: mma.sync m16n8k16 with f32
+// accumulation, ldmatrix, cp.async). In an m16n8 accumulator, lane l holds rows l / 4 and l / 4 + 8,
+// columns 2 (l % 4) and 2 (l % 4) + 1; an a operand of 16x16 is four registers of two 16-bit values in
+// the order (row, column) (g, 2t), (g + 8, 2t), (g, 2t + 8), (g + 8, 2t + 8).
+#pragma once
+
+#include "common.cuh"
+
+#include <cstdint>
+
+namespace llmctl::kernels {
+
+inline __device__ std::uint32_t shared_address(const void* p) {
+  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// Four 8x8 matrices of 16-bit elements; lane i gives the address of row i % 8 of matrix i / 8.
+inline __device__ void ldmatrix_x4(std::uint32_t (&r)[4], const void* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(row)));
+}
+inline __device__ void ldmatrix_x4_trans(std::uint32_t (&r)[4], const void* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(row)));
+}
+
+// d += a (16x16, row major) x b (16x8, column major).
+template <typename T>
+inline __device__ void mma(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1);
+template <>
+inline __device__ void mma<__nv_bfloat16>(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%0, %1, %2, %3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+  __trap();
+#endif
+}
+template <>
+inline __device__ void mma<__half>(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0, std::uint32_t b1) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%0, %1, %2, %3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+  __trap();
+#endif
+}
+
+// Two floats as the two 16-bit halves of an mma operand register, the first in the low half.
+template <typename T>
+inline __device__ std::uint32_t pack(float lo, float hi);
+template <>
+inline __device__ std::uint32_t pack<__nv_bfloat16>(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const std::uint32_t*>(&v);
+}
+template <>
+inline __device__ std::uint32_t pack<__half>(float lo, float hi) {
+  const __half2 v = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const std::uint32_t*>(&v);
+}
+
+// 16 bytes from global to shared memory without passing through registers; zeros when !valid.
+inline __device__ void copy_async(void* shared, const void* global, bool valid) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared_address(shared)), "l"(global),
+               "r"(valid ? 16 : 0));
+#else
+  __trap();
+#endif
+}
+
+// Starts copying keys and values [key0, key0 + kKeys) of one kv head from the paged cache into
+// shared-memory rows of kDim + 8 elements (cp.async, one commit group); keys at or past `end` become zeros.
+template <typename T, int kDim, int kKeys>
+inline __device__ void load_kv_tile(const T* keys, const T* values, const std::int32_t* table, int block_size,
+                             std::int64_t kv_width, std::int64_t head_offset, std::int64_t key0, std::int64_t end,
+                             T* k_tile, T* v_tile) {
+  constexpr int kChunks = kDim / 8;
+  for (int x = threadIdx.x; x < kKeys * kChunks; x += blockDim.x) {
+    const int key = x / kChunks, c = x % kChunks;
+    const std::int64_t j = key0 + key;
+    const bool inside = j < end;
+    const std::int64_t slot = inside ? static_cast<std::int64_t>(table[j / block_size]) * block_size + j % block_size : 0;
+    const std::int64_t offset = slot * kv_width + head_offset + c * 8;
+    copy_async(k_tile + key * (kDim + 8) + c * 8, keys + offset, inside);
+    copy_async(v_tile + key * (kDim + 8) + c * 8, values + offset, inside);
+  }
+  asm volatile("cp.async.commit_group;");
+}
+
+}  // namespace llmctl::kernels

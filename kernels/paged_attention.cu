@@ -210,7 +210,9 @@ __global__ void __launch_bounds__(32)
                                StepView step, const std::int32_t* token_rows, int heads_per_block, int splits,
                                float scale, std::int64_t window, T* out, float* partials) {
 #if __CUDA_ARCH__ >= 800
-  constexpr int kKeys = 32;  // per tile; splits are still whole tiles of tile_keys(kDim) keys
+  // Keys per tile: 16 keeps the block's shared memory at 22 KB, so 10 blocks fit on a multiprocessor
+  // (splits are still whole tiles of tile_keys(kDim) keys).
+  constexpr int kKeys = 16;
   constexpr int kStride = kDim + 8;
   constexpr int kDimTiles = kDim / 8;
   __shared__ __align__(128) T q_tile[16 * kStride];
@@ -402,19 +404,21 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const v
   const int group_size = heads.q_heads / heads.kv_heads;
   const int heads_per_block = std::min(group_size, kMaxGroup);
   const int blocks_per_group = (group_size + heads_per_block - 1) / heads_per_block;
-  // Split contexts until about four blocks per multiprocessor are busy, as far as the workspace allows.
-  // The count depends on the shapes alone, so a CUDA graph captured for them stays valid.
+  // The mma kernel takes head dims 64 and 128 exactly (its instances: nvcc instantiates every kernel a
+  // template names, even in a branch never taken), on the GPUs prefill_attention_supports() accepts.
+  constexpr int kMmaDim = kMaxDim == 128 ? 128 : 64;
+  const bool on_tensor_cores = heads.head_dim == kMmaDim && kMaxDim == kMmaDim && prefill_attention_supports(kMmaDim);
+  // Split contexts until about 16 warps per multiprocessor are busy (4 blocks of the scalar kernel, 16
+  // of the mma kernel's single warp), as far as the workspace allows. The count depends on the shapes
+  // alone, so a CUDA graph captured for them stays valid.
   const std::int64_t blocks = count * heads.kv_heads * blocks_per_group;
-  const std::int64_t wanted = 4ll * multiprocessors();
+  const std::int64_t wanted = (on_tensor_cores ? 16ll : 4ll) * multiprocessors();
   const std::size_t bytes_per_split = static_cast<std::size_t>(count) * heads.q_heads * (heads.head_dim + 2) * sizeof(float);
   int splits = blocks >= wanted ? 1 : static_cast<int>(std::min<std::int64_t>(kMaxSplits, (wanted + blocks - 1) / blocks));
   splits = std::max(1, std::min(splits, static_cast<int>(workspace_bytes / bytes_per_split)));
   const dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>(heads.kv_heads * blocks_per_group),
                   static_cast<unsigned>(splits));
-  // The mma kernel takes head dims 64 and 128 exactly (its instances: nvcc instantiates every kernel a
-  // template names, even in a branch never taken), on the GPUs prefill_attention_supports() accepts.
-  constexpr int kMmaDim = kMaxDim == 128 ? 128 : 64;
-  if (heads.head_dim == kMmaDim && kMaxDim == kMmaDim && prefill_attention_supports(kMmaDim))
+  if (on_tensor_cores)
     paged_attention_mma_kernel<T, kMmaDim><<<grid, 32, 0, stream>>>(
         static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys), static_cast<const T*>(values), step,
         token_rows, heads_per_block, splits, scale, window, static_cast<T*>(out), workspace);

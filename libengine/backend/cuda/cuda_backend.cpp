@@ -24,7 +24,7 @@ kernels::Heads heads_of(const HeadLayout& h) {
 }
 
 constexpr std::size_t kGemmWorkspace = 32ull << 20;
-// Partial results of decode attention split over long contexts: about 9 MB at most on a GPU of 132
+// Partial results of decode attention split over long contexts: about 12 MB at most on a GPU of 132
 // multiprocessors (kernels/paged_attention.cu), fewer splits where it would not fit.
 constexpr std::size_t kAttentionWorkspace = 16ull << 20;
 

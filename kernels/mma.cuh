@@ -6,6 +6,7 @@
 
 #include "common.cuh"
 
+#include <cmath>
 #include <cstdint>
 
 namespace llmctl::kernels {
@@ -80,8 +81,8 @@ inline __device__ void copy_async(void* shared, const void* global, bool valid) 
 // shared-memory rows of kDim + 8 elements (cp.async, one commit group); keys at or past `end` become zeros.
 template <typename T, int kDim, int kKeys>
 inline __device__ void load_kv_tile(const T* keys, const T* values, const std::int32_t* table, int block_size,
-                             std::int64_t kv_width, std::int64_t head_offset, std::int64_t key0, std::int64_t end,
-                             T* k_tile, T* v_tile) {
+                                    std::int64_t kv_width, std::int64_t head_offset, std::int64_t key0,
+                                    std::int64_t end, T* k_tile, T* v_tile) {
   constexpr int kChunks = kDim / 8;
   for (int x = threadIdx.x; x < kKeys * kChunks; x += blockDim.x) {
     const int key = x / kChunks, c = x % kChunks;
@@ -93,6 +94,95 @@ inline __device__ void load_kv_tile(const T* keys, const T* values, const std::i
     copy_async(v_tile + key * (kDim + 8) + c * 8, values + offset, inside);
   }
   asm volatile("cp.async.commit_group;");
+}
+
+// FlashAttention-2's online softmax for one warp's 16 query rows, in registers: this lane's rows g and
+// g + 8 (g = lane / 4), their running max in log2 units of the scaled scores, this lane's columns' share
+// of each row's sum, and the unnormalised output.
+template <int kDim>
+struct OnlineSoftmax {
+  float output[kDim / 8][4] = {};
+  float max[2] = {-INFINITY, -INFINITY};
+  float sum[2] = {0.0f, 0.0f};
+};
+
+// s = Q Kᵀ for the warp's rows (a operands `q`, kSteps of 16 dims) against kKeyTiles x 8 keys in
+// shared-memory rows of kSteps x 16 + 8 elements. One ldmatrix of 8 keys x 32 dims gives the b operands of
+// two steps.
+template <typename T, int kSteps, int kKeyTiles>
+inline __device__ void score_tile(const std::uint32_t (&q)[kSteps][4], const T* k_tile, float (&s)[kKeyTiles][4]) {
+  constexpr int kStride = kSteps * 16 + 8;
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int n = 0; n < kKeyTiles; ++n) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) s[n][e] = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kSteps; k += 2) {
+      std::uint32_t b[4];
+      ldmatrix_x4(b, k_tile + (n * 8 + lane % 8) * kStride + k * 16 + lane / 8 * 8);
+      mma<T>(s[n], q[k], b[0], b[1]);
+      mma<T>(s[n], q[k + 1], b[2], b[3]);
+    }
+  }
+}
+
+// Folds a tile of scores, scaled to log2 units with -INFINITY where hidden, into the softmax, then adds
+// P V for the tile's values (rows of kDim + 8 elements). P goes from the score accumulators to the a
+// operands of 16-key steps without leaving registers.
+template <typename T, int kDim, int kKeyTiles>
+inline __device__ void add_tile(OnlineSoftmax<kDim>& state, const float (&s)[kKeyTiles][4], const T* v_tile) {
+  constexpr int kStride = kDim + 8;
+  const int lane = threadIdx.x % 32;
+  float base[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {  // a row's columns are spread over the 4 lanes of its g
+    float tile_max = -INFINITY;
+#pragma unroll
+    for (int n = 0; n < kKeyTiles; ++n) tile_max = fmaxf(tile_max, fmaxf(s[n][2 * h], s[n][2 * h + 1]));
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+    const float new_max = fmaxf(state.max[h], tile_max);
+    base[h] = new_max == -INFINITY ? 0.0f : new_max;  // a row with nothing visible yet stays at zero
+    const float alpha = exp2f(state.max[h] - base[h]);
+    state.max[h] = new_max;
+    state.sum[h] *= alpha;
+#pragma unroll
+    for (int n = 0; n < kDim / 8; ++n) {
+      state.output[n][2 * h] *= alpha;
+      state.output[n][2 * h + 1] *= alpha;
+    }
+  }
+#pragma unroll
+  for (int kk = 0; kk < kKeyTiles / 2; ++kk) {
+    float p[2][4];
+#pragma unroll
+    for (int half = 0; half < 2; ++half)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        p[half][e] = exp2f(s[2 * kk + half][e] - base[e / 2]);
+        state.sum[e / 2] += p[half][e];
+      }
+    const std::uint32_t a[4] = {pack<T>(p[0][0], p[0][1]), pack<T>(p[0][2], p[0][3]), pack<T>(p[1][0], p[1][1]),
+                                pack<T>(p[1][2], p[1][3])};
+#pragma unroll
+    for (int n = 0; n < kDim / 8; n += 2) {
+      std::uint32_t b[4];
+      ldmatrix_x4_trans(b, v_tile + (kk * 16 + lane % 16) * kStride + n * 8 + lane / 16 * 8);
+      mma<T>(state.output[n], a, b[0], b[1]);
+      mma<T>(state.output[n + 1], a, b[2], b[3]);
+    }
+  }
+}
+
+// Completes each row's sum over its 4 lanes, after the last tile.
+template <int kDim>
+inline __device__ void finish(OnlineSoftmax<kDim>& state) {
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    state.sum[h] += __shfl_xor_sync(0xffffffffu, state.sum[h], 1);
+    state.sum[h] += __shfl_xor_sync(0xffffffffu, state.sum[h], 2);
+  }
 }
 
 }  // namespace llmctl::kernels

@@ -254,9 +254,7 @@ __global__ void __launch_bounds__(32)
 #pragma unroll
   for (int k = 0; k < kDim / 16; ++k) ldmatrix_x4(a_q[k], q_tile + (lane % 16) * kStride + k * 16 + lane / 16 * 8);
 
-  float output[kDimTiles][4] = {};
-  float row_max[2] = {-INFINITY, -INFINITY};  // log2 units of the scaled scores
-  float row_sum[2] = {0.0f, 0.0f};            // this lane's columns; summed over the 4 lanes at the end
+  OnlineSoftmax<kDim> softmax;
   const float scale_log2 = scale * 1.4426950408889634f;
   int buffer = 0;
   for (std::int64_t key0 = begin; key0 < end; key0 += kKeys, buffer ^= 1) {
@@ -270,69 +268,17 @@ __global__ void __launch_bounds__(32)
     }
     __syncwarp();
     const T* k_tile = kv_tiles + buffer * 2 * kKeys * kStride;
-    const T* v_tile = k_tile + kKeys * kStride;
-
-    float s[kKeys / 8][4] = {};
+    float s[kKeys / 8][4];
+    score_tile(a_q, k_tile, s);
 #pragma unroll
     for (int n = 0; n < kKeys / 8; ++n)
 #pragma unroll
-      for (int k = 0; k < kDim / 16; k += 2) {
-        std::uint32_t b[4];
-        ldmatrix_x4(b, k_tile + (n * 8 + lane % 8) * kStride + k * 16 + lane / 8 * 8);
-        mma<T>(s[n], a_q[k], b[0], b[1]);
-        mma<T>(s[n], a_q[k + 1], b[2], b[3]);
-      }
-    float tile_max[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-    for (int n = 0; n < kKeys / 8; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const std::int64_t j = key0 + n * 8 + 2 * q + e % 2;
-        s[n][e] = j < end ? s[n][e] * scale_log2 : -INFINITY;
-        tile_max[e / 2] = fmaxf(tile_max[e / 2], s[n][e]);
-      }
-    float alpha[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 1));
-      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 2));
-      const float new_max = fmaxf(row_max[h], tile_max[h]);  // finite: every tile has a key before `end`
-      alpha[h] = exp2f(row_max[h] - new_max);
-      row_max[h] = new_max;
-      row_sum[h] *= alpha[h];
-    }
-#pragma unroll
-    for (int n = 0; n < kDimTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) output[n][e] *= alpha[e / 2];
-#pragma unroll
-    for (int kk = 0; kk < kKeys / 16; ++kk) {
-      float p[2][4];
-#pragma unroll
-      for (int half = 0; half < 2; ++half)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          p[half][e] = exp2f(s[2 * kk + half][e] - row_max[e / 2]);
-          row_sum[e / 2] += p[half][e];
-        }
-      const std::uint32_t a[4] = {pack<T>(p[0][0], p[0][1]), pack<T>(p[0][2], p[0][3]), pack<T>(p[1][0], p[1][1]),
-                                  pack<T>(p[1][2], p[1][3])};
-#pragma unroll
-      for (int n = 0; n < kDimTiles; n += 2) {
-        std::uint32_t b[4];
-        ldmatrix_x4_trans(b, v_tile + (kk * 16 + lane % 16) * kStride + n * 8 + lane / 16 * 8);
-        mma<T>(output[n], a, b[0], b[1]);
-        mma<T>(output[n + 1], a, b[2], b[3]);
-      }
-    }
+      for (int e = 0; e < 4; ++e) s[n][e] = key0 + n * 8 + 2 * q + e % 2 < end ? s[n][e] * scale_log2 : -INFINITY;
+    add_tile(softmax, s, k_tile + kKeys * kStride);
     __syncwarp();  // this buffer is reloaded two tiles on
   }
+  finish(softmax);
 
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
-    row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 2);
-  }
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const int row = g + 8 * h;
@@ -340,20 +286,21 @@ __global__ void __launch_bounds__(32)
     const std::int64_t head = first_head + row;
     if (used == 1) {
       T* o = out + (t * heads.q_heads + head) * kDim;
-      const float inverse = 1.0f / row_sum[h];
+      const float inverse = 1.0f / softmax.sum[h];
 #pragma unroll
       for (int n = 0; n < kDimTiles; ++n)
-        *reinterpret_cast<std::uint32_t*>(o + n * 8 + 2 * q) = pack<T>(output[n][2 * h] * inverse, output[n][2 * h + 1] * inverse);
+        *reinterpret_cast<std::uint32_t*>(o + n * 8 + 2 * q) =
+            pack<T>(softmax.output[n][2 * h] * inverse, softmax.output[n][2 * h + 1] * inverse);
     } else {  // natural-log max, as the merge kernel reads it
       float* p = partials + ((static_cast<std::int64_t>(i) * heads.q_heads + head) * splits + split) * (kDim + 2);
 #pragma unroll
       for (int n = 0; n < kDimTiles; ++n) {
-        p[n * 8 + 2 * q] = output[n][2 * h];
-        p[n * 8 + 2 * q + 1] = output[n][2 * h + 1];
+        p[n * 8 + 2 * q] = softmax.output[n][2 * h];
+        p[n * 8 + 2 * q + 1] = softmax.output[n][2 * h + 1];
       }
       if (q == 0) {
-        p[kDim] = row_max[h] * 0.6931471805599453f;
-        p[kDim + 1] = row_sum[h];
+        p[kDim] = softmax.max[h] * 0.6931471805599453f;
+        p[kDim + 1] = softmax.sum[h];
       }
     }
   }

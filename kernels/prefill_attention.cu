@@ -30,8 +30,6 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 #if __CUDA_ARCH__ >= 800
   extern __shared__ __align__(128) unsigned char shared[];
   constexpr int kStride = tile_stride(kDim);
-  constexpr int kDimTiles = kDim / 8;  // n8 tiles of the output
-  constexpr int kKeyTiles = kKeyTile / 8;  // n8 tiles of the scores
   T* q_tile = reinterpret_cast<T*>(shared);
   T* kv_tiles = q_tile + kQueryTile * kStride;  // K0, V0, K1, V1
   const PrefillTile tile = tiles[blockIdx.x];
@@ -78,9 +76,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   // The positions of this thread's two rows (g and g + 8 of the warp's 16).
   std::int64_t position[2];
   for (int h = 0; h < 2; ++h) position[h] = chunk_position + (tile.first_flat + first_row + g + 8 * h) / group;
-  float output[kDimTiles][4] = {};
-  float row_max[2] = {-INFINITY, -INFINITY};  // in log2 units of the scaled scores
-  float row_sum[2] = {0.0f, 0.0f};            // this thread's columns only, summed over the 4 at the end
+  OnlineSoftmax<kDim> softmax;
   const float scale_log2 = scale * kLog2e;
 
   int buffer = 0;
@@ -95,85 +91,25 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
     }
     __syncthreads();
     const T* k_tile = kv_tiles + buffer * 2 * kKeyTile * kStride;
-    const T* v_tile = k_tile + kKeyTile * kStride;
-
-    // S = Q Kᵀ: ldmatrix of 8 keys x 32 dims gives the b operands of two k steps.
-    float s[kKeyTiles][4] = {};
-#pragma unroll
-    for (int n = 0; n < kKeyTiles; ++n) {
-#pragma unroll
-      for (int k = 0; k < kDim / 16; k += 2) {
-        std::uint32_t b[4];
-        ldmatrix_x4(b, k_tile + (n * 8 + lane % 8) * kStride + k * 16 + lane / 8 * 8);
-        mma<T>(s[n], q[k], b[0], b[1]);
-        mma<T>(s[n], q[k + 1], b[2], b[3]);
-      }
-    }
-
-    // Online softmax over this thread's two rows; a row's 64 columns are spread over the 4 lanes of g.
+    float s[kKeyTile / 8][4];
+    score_tile(q, k_tile, s);
+    // Only tiles across the diagonal, the window or the first visible key hide anything.
     const bool masked = key0 + kKeyTile - 1 > first_position || key0 < first_key || window > 0;
-    float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int n = 0; n < kKeyTiles; ++n) {
+    for (int n = 0; n < kKeyTile / 8; ++n)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int h = e / 2;
-        float value = s[n][e] * scale_log2;
-        if (masked) {
-          const std::int64_t j = key0 + n * 8 + 2 * t + e % 2;
-          const bool visible = j <= position[h] && j >= first_key && (window <= 0 || j > position[h] - window);
-          if (!visible) value = -INFINITY;
-        }
-        s[n][e] = value;
-        tile_max[h] = fmaxf(tile_max[h], value);
+        const std::int64_t j = key0 + n * 8 + 2 * t + e % 2;
+        const std::int64_t p = position[e / 2];
+        const bool visible = !masked || (j <= p && j >= first_key && (window <= 0 || j > p - window));
+        s[n][e] = visible ? s[n][e] * scale_log2 : -INFINITY;
       }
-    }
-    float alpha[2], base[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 1));
-      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 2));
-      const float new_max = fmaxf(row_max[h], tile_max[h]);
-      base[h] = new_max == -INFINITY ? 0.0f : new_max;  // a row with nothing visible yet stays at zero
-      alpha[h] = exp2f(row_max[h] - base[h]);
-      row_max[h] = new_max;
-      row_sum[h] *= alpha[h];
-    }
-#pragma unroll
-    for (int n = 0; n < kDimTiles; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) output[n][e] *= alpha[e / 2];
-
-    // O += P V, P converted in registers from the score accumulators to the a operands of 16-key steps.
-#pragma unroll
-    for (int kk = 0; kk < kKeyTile / 16; ++kk) {
-      float p[2][4];
-#pragma unroll
-      for (int half = 0; half < 2; ++half)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          p[half][e] = exp2f(s[2 * kk + half][e] - base[e / 2]);
-          row_sum[e / 2] += p[half][e];
-        }
-      const std::uint32_t a[4] = {pack<T>(p[0][0], p[0][1]), pack<T>(p[0][2], p[0][3]), pack<T>(p[1][0], p[1][1]),
-                                  pack<T>(p[1][2], p[1][3])};
-#pragma unroll
-      for (int n = 0; n < kDimTiles; n += 2) {
-        std::uint32_t b[4];
-        ldmatrix_x4_trans(b, v_tile + (kk * 16 + lane % 16) * kStride + n * 8 + lane / 16 * 8);
-        mma<T>(output[n], a, b[0], b[1]);
-        mma<T>(output[n + 1], a, b[2], b[3]);
-      }
-    }
+    add_tile(softmax, s, k_tile + kKeyTile * kStride);
     __syncthreads();  // this buffer is reloaded two tiles on
   }
+  finish(softmax);
 
-  // Each row's sum over its 4 lanes; then this thread's two rows, two columns per n8 tile.
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 1);
-    row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], 2);
-  }
+  // This thread's two rows, two columns per n8 tile.
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const std::int64_t flat = tile.first_flat + first_row + g + 8 * h;
@@ -181,11 +117,11 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
     const std::int64_t token = tile.first_token + flat / group;
     const std::int64_t head = static_cast<std::int64_t>(kv_head) * group + flat % group;
     T* row = out + (token * heads.q_heads + head) * kDim;
-    const float inverse = 1.0f / row_sum[h];
+    const float inverse = 1.0f / softmax.sum[h];
 #pragma unroll
-    for (int n = 0; n < kDimTiles; ++n)
+    for (int n = 0; n < kDim / 8; ++n)
       *reinterpret_cast<std::uint32_t*>(row + n * 8 + 2 * t) =
-          pack<T>(output[n][2 * h] * inverse, output[n][2 * h + 1] * inverse);
+          pack<T>(softmax.output[n][2 * h] * inverse, softmax.output[n][2 * h + 1] * inverse);
   }
 #else
   __trap();

@@ -11,6 +11,9 @@
 
 namespace llmctl::kernels {
 
+// Scores are kept in log2 units (exp2f is one instruction).
+constexpr float kLog2e = 1.4426950408889634f;
+
 inline __device__ std::uint32_t shared_address(const void* p) {
   return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
 }

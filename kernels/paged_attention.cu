@@ -246,7 +246,8 @@ __global__ void __launch_bounds__(32)
   for (int x = lane; x < 16 * kDimTiles; x += 32) {
     const int row = x / kDimTiles, part = x % kDimTiles;
     int4 value = make_int4(0, 0, 0, 0);
-    if (row < group) value = reinterpret_cast<const int4*>(qkv + t * row_width + static_cast<std::int64_t>(first_head + row) * kDim)[part];
+    if (row < group)
+      value = reinterpret_cast<const int4*>(qkv + t * row_width + static_cast<std::int64_t>(first_head + row) * kDim)[part];
     reinterpret_cast<int4*>(q_tile + row * kStride)[part] = value;
   }
   __syncwarp();
@@ -255,7 +256,7 @@ __global__ void __launch_bounds__(32)
   for (int k = 0; k < kDim / 16; ++k) ldmatrix_x4(a_q[k], q_tile + (lane % 16) * kStride + k * 16 + lane / 16 * 8);
 
   OnlineSoftmax<kDim> softmax;
-  const float scale_log2 = scale * 1.4426950408889634f;
+  const float scale_log2 = scale * kLog2e;
   int buffer = 0;
   for (std::int64_t key0 = begin; key0 < end; key0 += kKeys, buffer ^= 1) {
     if (key0 + kKeys < end) {
@@ -299,7 +300,7 @@ __global__ void __launch_bounds__(32)
         p[n * 8 + 2 * q + 1] = softmax.output[n][2 * h + 1];
       }
       if (q == 0) {
-        p[kDim] = softmax.max[h] * 0.6931471805599453f;
+        p[kDim] = softmax.max[h] / kLog2e;
         p[kDim + 1] = softmax.sum[h];
       }
     }

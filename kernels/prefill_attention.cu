@@ -16,7 +16,6 @@ namespace {
 constexpr int kQueryTile = 64;
 constexpr int kKeyTile = 64;
 constexpr int kWarps = 4;
-constexpr float kLog2e = 1.4426950408889634f;
 // Shared-memory rows are padded by 16 bytes, so that the 8 rows an ldmatrix reads fall on different banks.
 __host__ __device__ constexpr int tile_stride(int dim) { return dim + 8; }
 __host__ __device__ constexpr std::size_t shared_bytes(int dim) {

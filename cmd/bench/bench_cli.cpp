@@ -1,5 +1,7 @@
 #include "bench/bench_cli.hpp"
 
+#include "common/model_argument.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -165,8 +167,7 @@ void add_serve_options(CLI::App& app, ServeBenchOptions& o) {
 BenchCommand::BenchCommand()
     : Command("bench", "Measure offline throughput (vllm bench throughput) or batch latency (vllm bench latency)") {
   auto& o = options;
-  add_option("model", o.model, "Model folder or hub id; with --load-format dummy only config.json is read")
-      ->capture_default_str();
+  add_model_argument(*this, o.model, "Model folder or hub id; with --load-format dummy only config.json is read");
   add_option("--model", o.model, "The model, as vllm bench names it");
   add_flag("--latency", o.latency, "Time one batch end to end (vllm bench latency) instead of throughput");
   add_token_count_option(*this, "--input-len", o.input_len, "Prompt tokens per request (throughput default 1024, latency 32)");

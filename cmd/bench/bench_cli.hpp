@@ -2,7 +2,6 @@
 
 #include "common/cli.hpp"
 #include "common/engine_options.hpp"
-#include "common/model_argument.hpp"
 #include "runtime/engine.hpp"
 
 #include <limits>
@@ -14,7 +13,7 @@
 namespace llmctl::cli {
 
 struct BenchOptions {
-  std::string model = kDemoModel;
+  std::string model;
   bool latency = false;  // vllm bench latency instead of vllm bench throughput
   std::int64_t input_len = 0;
   std::int64_t output_len = 128;

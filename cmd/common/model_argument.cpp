@@ -33,6 +33,11 @@ bool looks_like_hub_id(const std::string& text) {
 
 }  // namespace
 
+CLI::Option* add_model_argument(CLI::App& app, std::string& model, const std::string& description) {
+  model = kDemoModel;
+  return app.add_option("model", model, description)->capture_default_str();
+}
+
 std::string resolve_model_argument(const std::string& model, bool metadata_only) {
   std::error_code error;
   if (fs::exists(model, error)) return model;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <string>
 
 namespace llmctl::cli {
@@ -9,6 +11,9 @@ namespace llmctl::cli {
 // beside <prefix>/bin (the build tree has the same layout). A folder of that name in the current
 // directory takes precedence, as for any path.
 inline constexpr const char* kDemoModel = "llmctl-demo";
+
+// Adds the positional MODEL to a command, kDemoModel when left out (shown in --help).
+CLI::Option* add_model_argument(CLI::App& app, std::string& model, const std::string& description);
 
 // A MODEL argument as vLLM takes it: a local folder (or file), or a hub id such as
 // Qwen/Qwen2.5-7B-Instruct, which is resolved through the Hugging Face cache and, when missing there,

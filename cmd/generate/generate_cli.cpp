@@ -1,13 +1,14 @@
 #include "generate/generate_cli.hpp"
 
+#include "common/model_argument.hpp"
+
 namespace llmctl::cli {
 
 GenerateCommand::GenerateCommand()
     : Command("generate", "Generate text offline for one or many prompts, with vLLM's sampling parameters") {
   auto& o = options;
   auto& s = o.sampling;
-  add_option("model", o.model, "Model folder or hub id (org/name; downloaded into the Hugging Face cache if missing)")
-      ->capture_default_str();
+  add_model_argument(*this, o.model, "Model folder or hub id (org/name; downloaded into the Hugging Face cache if missing)");
   add_option("-p,--prompt", o.prompts, "A prompt (repeat for several)")->type_name("TEXT");
   add_option("--prompts-file", o.prompts_file, "A file with one prompt per line (- for standard input)")->type_name("FILE");
   add_option("--prompt-token-ids", o.prompt_token_ids, "A prompt given as token ids, comma-separated (repeatable)")

@@ -2,7 +2,6 @@
 
 #include "common/cli.hpp"
 #include "common/engine_options.hpp"
-#include "common/model_argument.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/sampling_params.hpp"
 
@@ -13,7 +12,7 @@
 namespace llmctl::cli {
 
 struct GenerateOptions {
-  std::string model = kDemoModel;
+  std::string model;
   std::vector<std::string> prompts;
   std::string prompts_file;
   std::vector<std::string> prompt_token_ids;  // each "1,2,3"

@@ -1,10 +1,11 @@
 #include "inspect/inspect_cli.hpp"
 
+#include "common/model_argument.hpp"
+
 namespace llmctl::cli {
 
 InspectCommand::InspectCommand() : Command("inspect", "Show what a model is: architecture, parameters, context, files") {
-  add_option("model", options.model, "Model folder (with config.json or tokenizer.json), the path of its config.json, or a hub id (org/name)")
-      ->capture_default_str();
+  add_model_argument(*this, options.model, "Model folder (with config.json or tokenizer.json), the path of its config.json, or a hub id (org/name)");
   auto* tensors = add_flag("--tensors", options.tensors, "Also list every tensor with its dtype, shape and file");
   add_flag("--json", options.json, "Print one JSON object on stdout instead of text");
 

@@ -1,7 +1,6 @@
 #pragma once
 
 #include "common/cli.hpp"
-#include "common/model_argument.hpp"
 
 #include <optional>
 #include <string>
@@ -9,7 +8,7 @@
 namespace llmctl::cli {
 
 struct InspectOptions {
-  std::string model = kDemoModel;
+  std::string model;
   bool tensors = false;
   bool json = false;
   // Tokenizer and chat-template modes: each prints only its answer.

@@ -1,5 +1,6 @@
 #include "mem-estimate/mem_estimate_cli.hpp"
 
+#include "common/model_argument.hpp"
 #include "runtime/gpu_catalog.hpp"
 
 namespace llmctl::cli {
@@ -8,8 +9,7 @@ MemEstimateCommand::MemEstimateCommand()
     : Command("mem-estimate", "Predict GPU memory: does it fit, how many requests at once, the longest that fits") {
   auto& request = options.request;
   auto& limits = request.limits;
-  add_option("model", options.model, "Model folder (with config.json), the path of its config.json, or a hub id (org/name)")
-      ->capture_default_str();
+  add_model_argument(*this, options.model, "Model folder (with config.json), the path of its config.json, or a hub id (org/name)");
   add_option("--gpu", request.gpu, "GPU to size for: " + engine::known_gpu_ids() + " (default: the local GPU)")
       ->type_name("NAME");
   add_option_function<double>(

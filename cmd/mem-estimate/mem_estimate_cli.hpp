@@ -1,7 +1,6 @@
 #pragma once
 
 #include "common/cli.hpp"
-#include "common/model_argument.hpp"
 #include "runtime/memory_estimate.hpp"
 
 #include <string>
@@ -9,7 +8,7 @@
 namespace llmctl::cli {
 
 struct MemEstimateOptions {
-  std::string model = kDemoModel;
+  std::string model;
   engine::MemoryEstimateRequest request;
   bool json = false;
 };

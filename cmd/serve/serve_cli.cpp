@@ -1,12 +1,13 @@
 #include "serve/serve_cli.hpp"
 
+#include "common/model_argument.hpp"
+
 namespace llmctl::cli {
 
 ServeCommand::ServeCommand()
     : Command("serve", "Serve a model over HTTP with the OpenAI API, as vllm serve does") {
   auto& o = options;
-  add_option("model", o.model, "Model folder or hub id (org/name; downloaded into the Hugging Face cache if missing)")
-      ->capture_default_str();
+  add_model_argument(*this, o.model, "Model folder or hub id (org/name; downloaded into the Hugging Face cache if missing)");
   add_option("--model", o.model, "The model, when not given as the first argument");
   add_option("--served-model-name", o.served_model_names,
              "Names the API accepts and reports for the model (default: MODEL as given); the first is used in responses")

@@ -2,7 +2,6 @@
 
 #include "common/cli.hpp"
 #include "common/engine_options.hpp"
-#include "common/model_argument.hpp"
 
 #include <string>
 #include <vector>
@@ -10,7 +9,7 @@
 namespace llmctl::cli {
 
 struct ServeOptions {
-  std::string model = kDemoModel;  // positional MODEL or --model
+  std::string model;  // positional MODEL or --model
   std::vector<std::string> served_model_names;
   std::string host = "127.0.0.1";
   int port = 8000;

@@ -66,9 +66,10 @@ struct PrefillTile {
 inline std::int32_t prefill_tiles(std::int32_t tokens, const Heads& heads) {
   return (tokens * (heads.q_heads / heads.kv_heads) + 63) / 64;
 }
-// The same attention for prefill chunks on the tensor cores, one block per tile and kv head. Head dims 64
-// and 128, on sm_80 and later (prefill_attention_supports).
-bool prefill_attention_supports(int head_dim);
+// Whether attention runs on the tensor cores for this head dim on the current GPU: head dims 64 and 128
+// on sm_80 and later. Then prefill chunks go to prefill_attention and paged_attention takes its mma kernel.
+bool tensor_core_attention_supports(int head_dim);
+// The same attention for prefill chunks on the tensor cores, one block per tile and kv head.
 void prefill_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys,
                        const void* values, const StepView& step, const PrefillTile* tiles, std::int64_t count, float scale,
                        std::int64_t sliding_window, void* out, cudaStream_t stream);

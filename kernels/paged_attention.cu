@@ -41,6 +41,42 @@ __device__ inline void context_of(const StepView& step, std::int64_t t, std::int
   first = window > 0 ? max(static_cast<std::int64_t>(0), position - window + 1) : 0;
 }
 
+// What one block of either kernel attends: token `token` (row blockIdx.x of token_rows), kv head
+// `kv_head` and `group` of its q heads from `first_head` (blockIdx.y), and the keys [begin, end) of split
+// blockIdx.z of the token's context, which uses `used` splits of whole `tile`-key tiles; its sequence's
+// block `table`. False for a split past those: the block has nothing to do.
+struct DecodeWork {
+  std::int64_t token;
+  int kv_head, first_head, group, used;
+  std::int64_t begin, end;
+  const std::int32_t* table;
+};
+__device__ inline bool decode_work(const Heads& heads, const StepView& step, const std::int32_t* token_rows,
+                                   int heads_per_block, int splits, int tile, std::int64_t window, DecodeWork& work) {
+  const std::int64_t t = token_rows[blockIdx.x];
+  const int group_size = heads.q_heads / heads.kv_heads;
+  const int blocks_per_group = (group_size + heads_per_block - 1) / heads_per_block;
+  const int kv_head = blockIdx.y / blocks_per_group;
+  const int first_head = kv_head * group_size + (blockIdx.y % blocks_per_group) * heads_per_block;
+  std::int64_t first, position;
+  context_of(step, t, window, first, position);
+  const std::int64_t count = position - first + 1;
+  const int per_split = keys_per_split(count, splits, tile);
+  const int used = ceil_div(count, per_split);
+  const int split = blockIdx.z;
+  if (split >= used) return false;
+  const std::int64_t begin = first + static_cast<std::int64_t>(split) * per_split;
+  work = {t,
+          kv_head,
+          first_head,
+          min(heads_per_block, kv_head * group_size + group_size - first_head),
+          used,
+          begin,
+          min(position + 1, begin + per_split),
+          step.block_tables + static_cast<std::int64_t>(step.token_sequence[t]) * step.max_blocks_per_seq};
+  return true;
+}
+
 template <typename T, int kMaxDim>
 __global__ void __launch_bounds__(kThreads)
     paged_attention_kernel(const T* qkv, std::int64_t row_width, Heads heads, const T* keys, const T* values, StepView step,
@@ -57,27 +93,13 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ float scores[kMaxGroup * kKeys];
   __shared__ float m_s[kMaxGroup], l_s[kMaxGroup], correction[kMaxGroup];
 
-  const int i = blockIdx.x;
-  const std::int64_t t = token_rows[i];
-  const int group_size = heads.q_heads / heads.kv_heads;
-  const int blocks_per_group = (group_size + heads_per_block - 1) / heads_per_block;
-  const int kv_head = blockIdx.y / blocks_per_group;
-  const int first_head = kv_head * group_size + (blockIdx.y % blocks_per_group) * heads_per_block;
-  const int group = min(heads_per_block, kv_head * group_size + group_size - first_head);
+  DecodeWork work;
+  if (!decode_work(heads, step, token_rows, heads_per_block, splits, kKeys, window, work)) return;
+  const auto [t, kv_head, first_head, group, used, begin, end, table] = work;
+  const int i = blockIdx.x, split = blockIdx.z;
   const int dim = heads.head_dim;
   const int chunks = dim / 8;
   const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * dim;
-
-  std::int64_t first, position;
-  context_of(step, t, window, first, position);
-  const std::int64_t count = position - first + 1;
-  const int per_split = keys_per_split(count, splits, kKeys);
-  const int used = ceil_div(count, per_split);
-  const int split = blockIdx.z;
-  if (split >= used) return;
-  const std::int64_t begin = first + static_cast<std::int64_t>(split) * per_split;
-  const std::int64_t end = min(position + 1, begin + per_split);
-  const std::int32_t* table = step.block_tables + static_cast<std::int64_t>(step.token_sequence[t]) * step.max_blocks_per_seq;
 
   for (int x = threadIdx.x; x < kMaxGroup * dim; x += kThreads)  // heads past the group: zeros, scored unused
     q_s[(x / dim) * kMaxDim + x % dim] =
@@ -218,26 +240,12 @@ __global__ void __launch_bounds__(32)
   __shared__ __align__(128) T q_tile[16 * kStride];
   __shared__ __align__(128) T kv_tiles[4 * kKeys * kStride];  // K0, V0, K1, V1
 
-  const int i = blockIdx.x;
-  const std::int64_t t = token_rows[i];
-  const int group_size = heads.q_heads / heads.kv_heads;
-  const int blocks_per_group = (group_size + heads_per_block - 1) / heads_per_block;
-  const int kv_head = blockIdx.y / blocks_per_group;
-  const int first_head = kv_head * group_size + (blockIdx.y % blocks_per_group) * heads_per_block;
-  const int group = min(heads_per_block, kv_head * group_size + group_size - first_head);
+  DecodeWork work;
+  if (!decode_work(heads, step, token_rows, heads_per_block, splits, tile_keys(kDim), window, work)) return;
+  const auto [t, kv_head, first_head, group, used, begin, end, table] = work;
+  const int i = blockIdx.x, split = blockIdx.z;
   const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * kDim;
   const std::int64_t head_offset = static_cast<std::int64_t>(kv_head) * kDim;
-
-  std::int64_t first, position;
-  context_of(step, t, window, first, position);
-  const std::int64_t count = position - first + 1;
-  const int per_split = keys_per_split(count, splits, tile_keys(kDim));
-  const int used = ceil_div(count, per_split);
-  const int split = blockIdx.z;
-  if (split >= used) return;
-  const std::int64_t begin = first + static_cast<std::int64_t>(split) * per_split;
-  const std::int64_t end = min(position + 1, begin + per_split);
-  const std::int32_t* table = step.block_tables + static_cast<std::int64_t>(step.token_sequence[t]) * step.max_blocks_per_seq;
 
   load_kv_tile<T, kDim, kKeys>(keys, values, table, step.block_size, kv_width, head_offset, begin, end, kv_tiles,
                                kv_tiles + kKeys * kStride);
@@ -353,9 +361,10 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const v
   const int heads_per_block = std::min(group_size, kMaxGroup);
   const int blocks_per_group = (group_size + heads_per_block - 1) / heads_per_block;
   // The mma kernel takes head dims 64 and 128 exactly (its instances: nvcc instantiates every kernel a
-  // template names, even in a branch never taken), on the GPUs prefill_attention_supports() accepts.
+  // template names, even in a branch never taken), on the GPUs tensor_core_attention_supports() accepts.
   constexpr int kMmaDim = kMaxDim == 128 ? 128 : 64;
-  const bool on_tensor_cores = heads.head_dim == kMmaDim && kMaxDim == kMmaDim && prefill_attention_supports(kMmaDim);
+  const bool on_tensor_cores =
+      heads.head_dim == kMmaDim && kMaxDim == kMmaDim && tensor_core_attention_supports(kMmaDim);
   // Split contexts until about 16 warps per multiprocessor are busy (4 blocks of the scalar kernel, 16
   // of the mma kernel's single warp), as far as the workspace allows. The count depends on the shapes
   // alone, so a CUDA graph captured for them stays valid.

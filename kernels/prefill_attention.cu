@@ -142,7 +142,7 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const v
 
 }  // namespace
 
-bool prefill_attention_supports(int head_dim) {
+bool tensor_core_attention_supports(int head_dim) {
   static const int major = [] {  // of the current device; bf16/fp16 mma.sync m16n8k16 needs sm_80
     int device = 0, value = 0;
     cudaGetDevice(&device);

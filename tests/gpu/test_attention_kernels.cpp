@@ -141,7 +141,7 @@ void run_case(const Heads& heads, std::int64_t window, const std::vector<Sequenc
   check(cudaMalloc(reinterpret_cast<void**>(&d_workspace), kWorkspace), "cudaMalloc");
 
   for (const bool tensor_cores : {false, true}) {
-    if (tensor_cores && !kernels::prefill_attention_supports(dim)) continue;
+    if (tensor_cores && !kernels::tensor_core_attention_supports(dim)) continue;
     check(cudaMemset(d_out, 0xff, out_count * 2), "poison");  // NaN in bf16: every element must be written
     if (tensor_cores) {  // as the CUDA backend runs them: tiles for prefill chunks, single tokens apart
       kernels::prefill_attention(kernels::Element::bf16, d_qkv, row_width, heads, d_keys, d_values, view, d_tiles,

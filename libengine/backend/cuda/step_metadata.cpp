@@ -31,7 +31,7 @@ void StepMetadata::reserve(const StepLimits& limits, const HeadLayout& heads) {
   if (host_) throw Error("internal: step metadata reserved twice");
   limits_ = limits;
   heads_ = {static_cast<int>(heads.q_heads), static_cast<int>(heads.kv_heads), static_cast<int>(heads.head_dim)};
-  tiled_ = kernels::prefill_attention_supports(heads_.head_dim);
+  tiled_ = kernels::tensor_core_attention_supports(heads_.head_dim);
   // Every chunk's tiles cover its (token, q head) rows plus at most one partial tile.
   const std::int64_t prefill_capacity =
       tiled_ ? limits.max_tokens * (heads.q_heads / heads.kv_heads) / 64 + limits.max_sequences + 1 : limits.max_tokens;

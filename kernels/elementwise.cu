@@ -1,5 +1,5 @@
 // Row-wise and element-wise kernels of the decoder: embedding, RMSNorm (plain, fused with the residual
-// add, and per head), RoPE, KV cache writes, SiLU-mul and row gathers. Each reads and writes its
+// add, and per head), RoPE with the KV cache write, SiLU-mul and row gathers. Each reads and writes its
 // tensors once; arithmetic is in f32.
 #include "common.cuh"
 
@@ -118,38 +118,38 @@ __global__ void head_rms_norm_kernel(T* qkv, std::int64_t row_width, Heads heads
   for (int i = lane; i < heads.head_dim; i += 32) x[i] = from_float<T>(to_float(x[i]) * scale * to_float(weight[i]));
 }
 
-// One thread per rotated pair: (x1, x2) = (x[i], x[i + half]).
+// One block per token: a thread per rotated pair (x1, x2) = (x[i], x[i + half]) of the q and k heads, the
+// k pairs also stored in the token's cache slot; then the v heads copied there.
 template <typename T>
-__global__ void rotary_kernel(T* qkv, std::int64_t row_width, Heads heads, const float* cos_sin, const std::int32_t* positions) {
+__global__ void rotary_write_kv_kernel(T* qkv, std::int64_t row_width, Heads heads, const float* cos_sin,
+                                       const std::int32_t* positions, T* keys, T* values, const std::int64_t* slots) {
   const std::int64_t t = blockIdx.x;
   const int half = heads.head_dim / 2;
   const int pairs = (heads.q_heads + heads.kv_heads) * half;
+  const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * heads.head_dim;
+  const std::int64_t slot = slots[t];  // -1: padding of a graph's batch
   const float* angles = cos_sin + static_cast<std::int64_t>(positions[t]) * heads.head_dim;
+  T* row = qkv + t * row_width;
   for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
     const int head = p / half;
     const int i = p % half;
-    T* x = qkv + t * row_width + static_cast<std::int64_t>(head) * heads.head_dim;
+    T* x = row + static_cast<std::int64_t>(head) * heads.head_dim;
     const float x1 = to_float(x[i]);
     const float x2 = to_float(x[i + half]);
     const float c = angles[i];
     const float s = angles[half + i];
-    x[i] = from_float<T>(x1 * c - x2 * s);
-    x[i + half] = from_float<T>(x2 * c + x1 * s);
+    const T y1 = from_float<T>(x1 * c - x2 * s), y2 = from_float<T>(x2 * c + x1 * s);
+    x[i] = y1;
+    x[i + half] = y2;
+    if (head >= heads.q_heads && slot >= 0) {
+      T* k = keys + slot * kv_width + static_cast<std::int64_t>(head - heads.q_heads) * heads.head_dim;
+      k[i] = y1;
+      k[i + half] = y2;
+    }
   }
-}
-
-template <typename T>
-__global__ void write_kv_kernel(const T* qkv, std::int64_t row_width, std::int64_t q_width, std::int64_t kv_width,
-                                T* keys, T* values, const std::int64_t* slots) {
-  const std::int64_t t = blockIdx.x;
-  const std::int64_t slot = slots[t];
-  if (slot < 0) return;  // padding of a graph's batch
-  const T* k = qkv + t * row_width + q_width;
-  const T* v = k + kv_width;
-  for (std::int64_t i = threadIdx.x; i < kv_width; i += blockDim.x) {
-    keys[slot * kv_width + i] = k[i];
-    values[slot * kv_width + i] = v[i];
-  }
+  if (slot < 0) return;
+  const T* v = row + static_cast<std::int64_t>(heads.q_heads + heads.kv_heads) * heads.head_dim;
+  for (std::int64_t i = threadIdx.x; i < kv_width; i += blockDim.x) values[slot * kv_width + i] = v[i];
 }
 
 // 8 elements per thread, over all rows at once (a single row would leave most of the GPU idle).
@@ -223,21 +223,12 @@ void head_rms_norm(Element e, void* qkv, std::int64_t rows, std::int64_t row_wid
   check_launch("head_rms_norm");
 }
 
-void rotary(Element e, void* qkv, std::int64_t row_width, const Heads& heads, const float* cos_sin, const StepView& step,
-            cudaStream_t stream) {
-  LLMCTL_DISPATCH(e, rotary_kernel<T><<<step.num_tokens, kRowThreads, 0, stream>>>(static_cast<T*>(qkv), row_width, heads,
-                                                                                   cos_sin, step.positions);)
-  check_launch("rotary");
-}
-
-void write_kv(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, void* keys, void* values,
-              const StepView& step, cudaStream_t stream) {
-  const std::int64_t q_width = static_cast<std::int64_t>(heads.q_heads) * heads.head_dim;
-  const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * heads.head_dim;
-  LLMCTL_DISPATCH(e, write_kv_kernel<T><<<step.num_tokens, kRowThreads, 0, stream>>>(
-                         static_cast<const T*>(qkv), row_width, q_width, kv_width, static_cast<T*>(keys),
+void rotary_write_kv(Element e, void* qkv, std::int64_t row_width, const Heads& heads, const float* cos_sin,
+                     void* keys, void* values, const StepView& step, cudaStream_t stream) {
+  LLMCTL_DISPATCH(e, rotary_write_kv_kernel<T><<<step.num_tokens, kRowThreads, 0, stream>>>(
+                         static_cast<T*>(qkv), row_width, heads, cos_sin, step.positions, static_cast<T*>(keys),
                          static_cast<T*>(values), step.slot_mapping);)
-  check_launch("write_kv");
+  check_launch("rotary_write_kv");
 }
 
 void silu_mul(Element e, const void* gate_up, std::int64_t rows, std::int64_t width, void* out, cudaStream_t stream) {

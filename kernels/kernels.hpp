@@ -40,11 +40,10 @@ void add_rms_norm(Element e, void* residual, const void* x, const void* weight, 
                   std::int64_t cols, void* out, cudaStream_t stream);
 void head_rms_norm(Element e, void* qkv, std::int64_t rows, std::int64_t row_width, const Heads& heads,
                    const void* q_weight, const void* k_weight, float eps, cudaStream_t stream);
-// cos_sin: [positions, head_dim] f32, cosines then sines.
-void rotary(Element e, void* qkv, std::int64_t row_width, const Heads& heads, const float* cos_sin, const StepView& step,
-            cudaStream_t stream);
-void write_kv(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, void* keys, void* values,
-              const StepView& step, cudaStream_t stream);
+// Rotates q and k in place (cos_sin: [positions, head_dim] f32, cosines then sines), then writes k and v
+// to each token's cache slot (none for slot -1).
+void rotary_write_kv(Element e, void* qkv, std::int64_t row_width, const Heads& heads, const float* cos_sin,
+                     void* keys, void* values, const StepView& step, cudaStream_t stream);
 // Causal attention of the tokens `token_rows` (count of them) over their sequences' cached keys and
 // values (a window when > 0), for decode tokens: a block per token, kv head and split of the context.
 // Few tokens with long contexts are split over more blocks, their partial results merged through
@@ -74,6 +73,16 @@ void prefill_attention(Element e, const void* qkv, std::int64_t row_width, const
                        const void* values, const StepView& step, const PrefillTile* tiles, std::int64_t count, float scale,
                        std::int64_t sliding_window, void* out, cudaStream_t stream);
 void silu_mul(Element e, const void* gate_up, std::int64_t rows, std::int64_t width, void* out, cudaStream_t stream);
+// out = x · weightᵀ (+ bias) for at most kSkinnyRows rows of x (decoding a few sequences), at the memory
+// bandwidth; `in` a multiple of 8, x and weight 16-byte aligned (skinny_gemm_supports). out in `e` or f32.
+constexpr std::int64_t kSkinnyRows = 4;
+bool skinny_gemm_supports(std::int64_t rows, std::int64_t in, const void* x, const void* weight);
+void skinny_gemm(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* weight,
+                 std::int64_t out_features, const void* bias, void* out, bool out_f32, cudaStream_t stream);
+// The same product with silu_mul fused: gate_up is [gate | up], `width` rows each, and
+// out = silu(x · gateᵀ) * (x · upᵀ), [rows, width].
+void skinny_gemm_silu_mul(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* gate_up,
+                          std::int64_t width, void* out, cudaStream_t stream);
 // tensor[i] = uniform_at(seed, i, low, high) of libengine/backend/backend.cpp (the same hash).
 void fill_uniform(Element e, void* tensor, std::int64_t count, std::uint64_t seed, float low, float high,
                   cudaStream_t stream);

@@ -102,14 +102,12 @@ Tensor DecoderModel::enqueue_forward(const StepBatch& batch, std::span<const Lay
       backend_.add_rms_norm(residual, projected, w.input_norm, eps, normed);  // the previous layer's MLP output
     backend_.linear(normed, w.qkv, w.qkv_bias, qkv);
     if (w.q_norm) backend_.head_rms_norm(qkv, h, w.q_norm, w.k_norm, eps);
-    backend_.rotary(qkv, h, cos_sin_, batch);
-    backend_.write_kv(qkv, h, cache[l], batch);
+    backend_.rotary_write_kv(qkv, h, cos_sin_, cache[l], batch);
     const bool windowed = window > 0 && static_cast<std::int64_t>(l) >= config_.sliding_window_first_layer;
     backend_.attention(qkv, h, cache[l], batch, scale, windowed ? window : 0, attention);
     backend_.linear(attention, w.o_proj, w.o_bias, projected);
     backend_.add_rms_norm(residual, projected, w.post_attention_norm, eps, normed);
-    backend_.linear(normed, w.gate_up, w.gate_up_bias, gate_up);
-    backend_.silu_mul(gate_up, mlp);
+    backend_.linear_silu_mul(normed, w.gate_up, w.gate_up_bias, gate_up, mlp);
     backend_.linear(mlp, w.down, w.down_bias, projected);
   }
   if (rows == 0) return logits_.slice_rows(0, 0);

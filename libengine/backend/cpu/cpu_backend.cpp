@@ -119,23 +119,17 @@ void CpuBackend::head_rms_norm(const Tensor& qkv, const HeadLayout& heads, const
   }
 }
 
-void CpuBackend::rotary(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin, const StepBatch& batch) {
+void CpuBackend::rotary_write_kv(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin,
+                                 const LayerKvCache& cache, const StepBatch& batch) {
+  const std::size_t width = static_cast<std::size_t>(heads.kv_width()) * sizeof(float);
 #pragma omp parallel for schedule(static)
   for (std::int64_t t = 0; t < qkv.rows; ++t) {
     const std::int64_t position = batch.positions[static_cast<std::size_t>(t)];
     const float* angles = cos_sin.as<float>() + position * cos_sin.cols;
     float* row = qkv.as<float>() + t * qkv.cols;
     for (std::int64_t h = 0; h < heads.q_heads + heads.kv_heads; ++h) rotate_head(row + h * heads.head_dim, heads.head_dim, angles);
-  }
-}
-
-void CpuBackend::write_kv(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache,
-                          const StepBatch& batch) {
-  const std::size_t width = static_cast<std::size_t>(heads.kv_width()) * sizeof(float);
-  for (std::int64_t t = 0; t < qkv.rows; ++t) {
     const auto slot = batch.slot_mapping[static_cast<std::size_t>(t)];
     if (slot < 0) continue;
-    const float* row = qkv.as<float>() + t * qkv.cols;
     std::memcpy(cache.keys.data + slot * cache.keys.row_bytes(), row + heads.q_width(), width);
     std::memcpy(cache.values.data + slot * cache.values.row_bytes(), row + heads.q_width() + heads.kv_width(), width);
   }
@@ -146,7 +140,9 @@ void CpuBackend::attention(const Tensor& qkv, const HeadLayout& heads, const Lay
   cpu_attention(qkv, heads, cache, batch, scale, sliding_window, out);
 }
 
-void CpuBackend::silu_mul(const Tensor& gate_up, const Tensor& out) {
+void CpuBackend::linear_silu_mul(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& gate_up,
+                                 const Tensor& out) {
+  linear(x, weight, bias, gate_up);
   const std::int64_t width = out.cols;
 #pragma omp parallel for schedule(static)
   for (std::int64_t r = 0; r < gate_up.rows; ++r) {

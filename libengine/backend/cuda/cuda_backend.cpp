@@ -215,9 +215,27 @@ void CudaBackend::add_rms_norm(const Tensor& residual, const Tensor& x, const Te
 void CudaBackend::linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out) {
   // Each weight shape is its own line of the profile (qkv, o, gate_up, down, lm_head).
   run(timer_.on() ? fmt::format("linear {}x{}", weight.rows, weight.cols) : std::string(), [&] {
-    gemm_->linear(element(x.dtype), x.data, x.rows, x.cols, weight.data, weight.rows, bias ? bias.data : nullptr, out.data,
-                  out.dtype == DType::f32, stream_);
+    const auto e = element(x.dtype);
+    const bool out_f32 = out.dtype == DType::f32;
+    const void* b = bias ? bias.data : nullptr;
+    if (kernels::skinny_gemm_supports(x.rows, x.cols, x.data, weight.data))
+      kernels::skinny_gemm(e, x.data, x.rows, x.cols, weight.data, weight.rows, b, out.data, out_f32, stream_);
+    else
+      gemm_->linear(e, x.data, x.rows, x.cols, weight.data, weight.rows, b, out.data, out_f32, stream_);
   });
+}
+
+void CudaBackend::linear_silu_mul(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& gate_up,
+                                  const Tensor& out) {
+  if (!bias && kernels::skinny_gemm_supports(x.rows, x.cols, x.data, weight.data)) {
+    run(timer_.on() ? fmt::format("linear {}x{} + silu_mul", weight.rows, weight.cols) : std::string(), [&] {
+      kernels::skinny_gemm_silu_mul(element(x.dtype), x.data, x.rows, x.cols, weight.data, out.cols, out.data, stream_);
+    });
+    return;
+  }
+  linear(x, weight, bias, gate_up);
+  run("silu_mul",
+      [&] { kernels::silu_mul(element(gate_up.dtype), gate_up.data, gate_up.rows, out.cols, out.data, stream_); });
 }
 
 void CudaBackend::head_rms_norm(const Tensor& qkv, const HeadLayout& heads, const Tensor& q_weight,
@@ -228,17 +246,11 @@ void CudaBackend::head_rms_norm(const Tensor& qkv, const HeadLayout& heads, cons
   });
 }
 
-void CudaBackend::rotary(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin, const StepBatch&) {
-  run("rotary", [&] {
-    kernels::rotary(element(qkv.dtype), qkv.data, qkv.cols, heads_of(heads), cos_sin.as<const float>(), step_.view(),
-                    stream_);
-  });
-}
-
-void CudaBackend::write_kv(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch&) {
-  run("write_kv", [&] {
-    kernels::write_kv(element(qkv.dtype), qkv.data, qkv.cols, heads_of(heads), cache.keys.data, cache.values.data,
-                      step_.view(), stream_);
+void CudaBackend::rotary_write_kv(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin,
+                                  const LayerKvCache& cache, const StepBatch&) {
+  run("rotary_write_kv", [&] {
+    kernels::rotary_write_kv(element(qkv.dtype), qkv.data, qkv.cols, heads_of(heads), cos_sin.as<const float>(),
+                             cache.keys.data, cache.values.data, step_.view(), stream_);
   });
 }
 
@@ -266,11 +278,6 @@ void CudaBackend::attention(const Tensor& qkv, const HeadLayout& heads, const La
                                sliding_window, out.data, static_cast<float*>(attention_workspace_), kAttentionWorkspace,
                                stream_);
   });
-}
-
-void CudaBackend::silu_mul(const Tensor& gate_up, const Tensor& out) {
-  run("silu_mul",
-      [&] { kernels::silu_mul(element(gate_up.dtype), gate_up.data, gate_up.rows, out.cols, out.data, stream_); });
 }
 
 void CudaBackend::gather_logit_rows(const Tensor& x, const StepBatch& batch, const Tensor& out) {

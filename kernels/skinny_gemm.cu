@@ -1,0 +1,147 @@
+// Products of a few activation rows with a weight matrix: decoding one to four sequences reads every
+// weight once per token, so the step is as fast as the weights stream from memory. cuBLASLt's GEMMs
+// reach 40-85% of the bandwidth on these shapes (docs/benchmarks.md); here a warp owns one output
+// feature, streams its weight row with 16-byte loads, kUnroll of them in flight per lane, that bypass
+// L1 (each weight is read once), and keeps the activation rows, which every warp reads, in L1.
+#include "common.cuh"
+
+#include <cstdint>
+
+namespace llmctl::kernels {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kUnroll = 8;
+
+inline __device__ int4 load_weights(const int4* p) {
+  int4 v;
+  asm("ld.global.nc.L1::no_allocate.L2::256B.v4.s32 {%0, %1, %2, %3}, [%4];"
+      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+      : "l"(p));
+  return v;
+}
+
+// The two 16-bit values of a 32-bit word as floats, the low one first.
+inline __device__ float2 unpack(std::uint32_t word, __nv_bfloat16) {
+  return make_float2(__uint_as_float(word << 16), __uint_as_float(word & 0xffff0000u));
+}
+inline __device__ float2 unpack(std::uint32_t word, __half) {
+  return __half22float2(*reinterpret_cast<const __half2*>(&word));
+}
+
+template <typename T>
+inline __device__ float dot8(const int4& w, const int4& x, float sum) {
+  const std::uint32_t ws[4] = {static_cast<std::uint32_t>(w.x), static_cast<std::uint32_t>(w.y),
+                               static_cast<std::uint32_t>(w.z), static_cast<std::uint32_t>(w.w)};
+  const std::uint32_t xs[4] = {static_cast<std::uint32_t>(x.x), static_cast<std::uint32_t>(x.y),
+                               static_cast<std::uint32_t>(x.z), static_cast<std::uint32_t>(x.w)};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 a = unpack(ws[i], T{}), b = unpack(xs[i], T{});
+    sum = fmaf(a.x, b.x, sum);
+    sum = fmaf(a.y, b.y, sum);
+  }
+  return sum;
+}
+
+inline __device__ float warp_sum(float value) {
+  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
+}
+
+template <typename Out>
+inline __device__ Out convert(float x) {
+  if constexpr (std::is_same_v<Out, float>)
+    return x;
+  else
+    return from_float<Out>(x);
+}
+
+// out[r, f] = x[r] · weight[f] (+ bias[f]) for the kRows rows of x. With kSiluMul the weight is
+// [gate | up], `features` rows each, and out[r, f] = silu(x[r] · gate[f]) * (x[r] · up[f]); products are
+// rounded to T first, as the separate GEMM and silu_mul would.
+template <typename T, typename Out, int kRows, bool kSiluMul>
+__global__ void __launch_bounds__(kWarps * 32)
+    skinny_gemm_kernel(const T* x, int in, const T* weight, int features, const T* bias, Out* out) {
+  const int feature = blockIdx.x * kWarps + threadIdx.x / 32;
+  if (feature >= features) return;
+  const int lane = threadIdx.x % 32;
+  const int vectors = in / 8;
+  const auto* gate = reinterpret_cast<const int4*>(weight) + static_cast<std::int64_t>(feature) * vectors;
+  const auto* up = gate + static_cast<std::int64_t>(features) * vectors;
+  const auto* rows = reinterpret_cast<const int4*>(x);
+  float gate_sum[kRows] = {}, up_sum[kRows] = {};
+  for (int first = lane; first < vectors; first += 32 * kUnroll) {
+    int4 g[kUnroll], u[kUnroll];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) {
+      const int v = first + 32 * k;
+      if (v >= vectors) break;
+      g[k] = load_weights(gate + v);
+      if constexpr (kSiluMul) u[k] = load_weights(up + v);
+    }
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) {
+      const int v = first + 32 * k;
+      if (v >= vectors) break;
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        const int4 xv = __ldg(rows + static_cast<std::int64_t>(r) * vectors + v);
+        gate_sum[r] = dot8<T>(g[k], xv, gate_sum[r]);
+        if constexpr (kSiluMul) up_sum[r] = dot8<T>(u[k], xv, up_sum[r]);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    float value = warp_sum(gate_sum[r]);
+    if constexpr (kSiluMul) {
+      const float g = to_float(from_float<T>(value)), u = to_float(from_float<T>(warp_sum(up_sum[r])));
+      value = g / (1.0f + __expf(-g)) * u;
+    } else if (bias != nullptr) {
+      value += to_float(bias[feature]);
+    }
+    if (lane == r) out[static_cast<std::int64_t>(r) * features + feature] = convert<Out>(value);
+  }
+}
+
+template <typename T, typename Out, bool kSiluMul>
+void launch(const void* x, std::int64_t rows, std::int64_t in, const void* weight, std::int64_t features,
+            const void* bias, void* out, cudaStream_t stream) {
+  const auto blocks = static_cast<unsigned>((features + kWarps - 1) / kWarps);
+  const auto* xs = static_cast<const T*>(x);
+  const auto* w = static_cast<const T*>(weight);
+  const auto* b = static_cast<const T*>(bias);
+  auto* o = static_cast<Out*>(out);
+  const int n = static_cast<int>(in), f = static_cast<int>(features);
+  switch (rows) {
+    case 1: skinny_gemm_kernel<T, Out, 1, kSiluMul><<<blocks, kWarps * 32, 0, stream>>>(xs, n, w, f, b, o); break;
+    case 2: skinny_gemm_kernel<T, Out, 2, kSiluMul><<<blocks, kWarps * 32, 0, stream>>>(xs, n, w, f, b, o); break;
+    case 3: skinny_gemm_kernel<T, Out, 3, kSiluMul><<<blocks, kWarps * 32, 0, stream>>>(xs, n, w, f, b, o); break;
+    default: skinny_gemm_kernel<T, Out, 4, kSiluMul><<<blocks, kWarps * 32, 0, stream>>>(xs, n, w, f, b, o); break;
+  }
+}
+
+}  // namespace
+
+bool skinny_gemm_supports(std::int64_t rows, std::int64_t in, const void* x, const void* weight) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+  return rows >= 1 && rows <= kSkinnyRows && in % 8 == 0 && in < (1ll << 30) && aligned(x) && aligned(weight);
+}
+
+void skinny_gemm(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* weight,
+                 std::int64_t out_features, const void* bias, void* out, bool out_f32, cudaStream_t stream) {
+  if (!skinny_gemm_supports(rows, in, x, weight)) throw std::runtime_error("skinny_gemm: unsupported shape or alignment");
+  LLMCTL_DISPATCH(e, if (out_f32) launch<T, float, false>(x, rows, in, weight, out_features, bias, out, stream);
+                  else launch<T, T, false>(x, rows, in, weight, out_features, bias, out, stream);)
+  check_launch("skinny_gemm");
+}
+
+void skinny_gemm_silu_mul(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* gate_up,
+                          std::int64_t width, void* out, cudaStream_t stream) {
+  if (!skinny_gemm_supports(rows, in, x, gate_up)) throw std::runtime_error("skinny_gemm: unsupported shape or alignment");
+  LLMCTL_DISPATCH(e, launch<T, T, true>(x, rows, in, gate_up, width, nullptr, out, stream);)
+  check_launch("skinny_gemm_silu_mul");
+}
+
+}  // namespace llmctl::kernels

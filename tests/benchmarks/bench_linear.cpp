@@ -1,0 +1,117 @@
+// The linear layers of decoding a few sequences, on the GPU: cuBLASLt against kernels/skinny_gemm.cu for
+// 1 to 4 rows (and cuBLASLt alone for 8) on Qwen2.5-7B's weight shapes, each time against the weight
+// bytes at the device's copy bandwidth measured in the same run (every weight is read once). Weights
+// rotate over enough copies that none is still in L2 from its previous use.
+//   bench_linear [--reps N]
+#include "ceilings.hpp"
+#include "gemm.hpp"
+#include "kernels.hpp"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace llmctl::kernels;
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    std::fprintf(stderr, "bench_linear: %s: %s\n", what, cudaGetErrorString(e));
+    std::exit(1);
+  }
+}
+
+struct Shape {
+  const char* name;
+  std::int64_t in, out;  // weight [out, in]
+  bool bias, out_f32, silu_mul;
+};
+
+// Mean time of `reps` calls of `op(copy)`, the copy cycling over `copies`, after 3 untimed calls.
+double time_us(int reps, int copies, const std::function<void(int)>& op) {
+  for (int i = 0; i < 3; ++i) op(i % copies);
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "event");
+  check(cudaEventCreate(&stop), "event");
+  check(cudaEventRecord(start), "record");
+  for (int i = 0; i < reps; ++i) op(i % copies);
+  check(cudaEventRecord(stop), "record");
+  check(cudaEventSynchronize(stop), "synchronize");
+  float ms = 0.0f;
+  check(cudaEventElapsedTime(&ms, start, stop), "elapsed");
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return 1000.0 * ms / reps;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = 50;
+  if (argc == 3 && std::strcmp(argv[1], "--reps") == 0) reps = std::max(1, std::atoi(argv[2]));
+  const Ceilings ceilings = measure_ceilings();
+  // The floor is the rate llmctl bench's decode roofline assumes: the weight bytes at the copy rate (a
+  // pure read stream can beat it: a copy also writes).
+  const double bandwidth = ceilings.copy_bytes_per_second;
+  std::printf("copy bandwidth %.2f TB/s (read + write): the floor below is weight bytes at that rate\n",
+              bandwidth / 1e12);
+  const Shape shapes[] = {
+      {"qkv", 3584, 4608, true, false, false},          {"o", 3584, 3584, false, false, false},
+      {"gate_up", 3584, 37888, false, false, false},    {"gate_up + silu_mul", 3584, 37888, false, false, true},
+      {"down", 18944, 3584, false, false, false},       {"lm_head", 3584, 152064, false, true, false},
+  };
+  Gemm gemm(32u << 20);
+  std::printf("%-20s %4s %12s %12s %9s %12s %9s\n", "weights", "rows", "floor us", "cuBLASLt us", "of floor",
+              "skinny us", "of floor");
+  for (const auto& s : shapes) {
+    const std::size_t weight_bytes = static_cast<std::size_t>(s.in * s.out) * 2;
+    const int copies = static_cast<int>(std::max<std::size_t>(1, (512u << 20) / weight_bytes + 1));
+    std::vector<void*> weights(static_cast<std::size_t>(copies));
+    for (auto& w : weights) {
+      check(cudaMalloc(&w, weight_bytes), "cudaMalloc");
+      fill_uniform(Element::bf16, w, s.in * s.out, 1, -0.02f, 0.02f, nullptr);
+    }
+    void *x = nullptr, *bias = nullptr, *gate_up = nullptr, *out = nullptr;
+    check(cudaMalloc(&x, static_cast<std::size_t>(8 * s.in) * 2), "cudaMalloc");
+    check(cudaMalloc(&bias, static_cast<std::size_t>(s.out) * 2), "cudaMalloc");
+    check(cudaMalloc(&gate_up, static_cast<std::size_t>(8 * s.out) * 2), "cudaMalloc");
+    check(cudaMalloc(&out, static_cast<std::size_t>(8 * s.out) * 4), "cudaMalloc");
+    fill_uniform(Element::bf16, x, 8 * s.in, 2, -1.0f, 1.0f, nullptr);
+    fill_uniform(Element::bf16, bias, s.out, 3, -1.0f, 1.0f, nullptr);
+    const void* b = s.bias ? bias : nullptr;
+    for (const int rows : {1, 2, 3, 4, 8}) {
+      const double floor_us = 1e6 * static_cast<double>(weight_bytes) / bandwidth;
+      const double cublas = time_us(reps, copies, [&](int i) {
+        gemm.linear(Element::bf16, x, rows, s.in, weights[static_cast<std::size_t>(i)], s.out, b,
+                    s.silu_mul ? gate_up : out, s.out_f32, nullptr);
+        if (s.silu_mul) silu_mul(Element::bf16, gate_up, rows, s.out / 2, out, nullptr);
+      });
+      std::printf("%-20s %4d %12.1f %12.1f %8.1f%%", s.name, rows, floor_us, cublas, 100.0 * floor_us / cublas);
+      if (rows <= kSkinnyRows) {
+        const double skinny = time_us(reps, copies, [&](int i) {
+          const void* w = weights[static_cast<std::size_t>(i)];
+          if (s.silu_mul)
+            skinny_gemm_silu_mul(Element::bf16, x, rows, s.in, w, s.out / 2, out, nullptr);
+          else
+            skinny_gemm(Element::bf16, x, rows, s.in, w, s.out, b, out, s.out_f32, nullptr);
+        });
+        std::printf(" %12.1f %8.1f%%", skinny, 100.0 * floor_us / skinny);
+      }
+      std::printf("\n");
+    }
+    check(cudaDeviceSynchronize(), "the benchmark");
+    for (auto* w : weights) cudaFree(w);
+    cudaFree(x);
+    cudaFree(bias);
+    cudaFree(gate_up);
+    cudaFree(out);
+  }
+  return 0;
+}

@@ -1,0 +1,168 @@
+// On the GPU machine: kernels/skinny_gemm.cu (the products of one to four activation rows with a
+// weight matrix, and the same fused with silu_mul) against a float64 reference on the CPU, on fresh
+// random shapes in bf16 and fp16: widths from 8 to 18,944 (whole and partial unrolled passes), feature
+// counts that leave the last block partly empty, with and without a bias, bf16/fp16 or f32 output.
+// Every output must be within the output type's rounding of the reference, plus the f32 sum's error.
+// Without a GPU it exits 77 (ctest: skipped).
+#include "backend/device_query.hpp"
+#include "kernels.hpp"
+#include "weights/dtype_convert.hpp"
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace llmctl;
+
+int failures = 0;
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    std::printf("FAIL %s: %s\n", what, cudaGetErrorString(e));
+    std::exit(1);
+  }
+}
+
+struct Case {
+  kernels::Element element;
+  int rows;
+  int in;
+  int features;  // the output width (for silu_mul, the weight has twice as many rows)
+  bool bias;
+  bool out_f32;
+  bool silu_mul;
+};
+
+float to_float(kernels::Element e, std::uint16_t bits) {
+  return e == kernels::Element::bf16 ? engine::bf16_to_float(bits) : engine::f16_to_float(bits);
+}
+std::uint16_t from_float(kernels::Element e, float value) {
+  return e == kernels::Element::bf16 ? engine::float_to_bf16(value) : engine::float_to_f16(value);
+}
+
+std::uint16_t* upload(const std::vector<std::uint16_t>& host) {
+  std::uint16_t* p = nullptr;
+  check(cudaMalloc(reinterpret_cast<void**>(&p), host.size() * 2), "cudaMalloc");
+  check(cudaMemcpy(p, host.data(), host.size() * 2, cudaMemcpyHostToDevice), "upload");
+  return p;
+}
+
+void run_case(const Case& c, std::mt19937& random) {
+  const auto e = c.element;
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto random_vector = [&](std::size_t count, float scale) {
+    std::vector<std::uint16_t> v(count);
+    for (auto& x : v) x = from_float(e, normal(random) * scale);
+    return v;
+  };
+  const int weight_rows = c.silu_mul ? 2 * c.features : c.features;
+  const auto x = random_vector(static_cast<std::size_t>(c.rows) * c.in, 1.0f);
+  const auto weight = random_vector(static_cast<std::size_t>(weight_rows) * c.in, 1.0f / std::sqrt(static_cast<float>(c.in)));
+  const auto bias = random_vector(static_cast<std::size_t>(c.features), 1.0f);
+
+  // dot[r][f] in float64 from the rounded inputs, with the sum of |terms| for the f32 accumulation's error.
+  auto dot = [&](int r, int f, double& magnitude) {
+    double sum = 0.0;
+    magnitude = 0.0;
+    for (int k = 0; k < c.in; ++k) {
+      const double term = static_cast<double>(to_float(e, x[static_cast<std::size_t>(r) * c.in + k])) *
+                          to_float(e, weight[static_cast<std::size_t>(f) * c.in + k]);
+      sum += term;
+      magnitude += std::fabs(term);
+    }
+    return sum;
+  };
+
+  std::uint16_t* d_x = upload(x);
+  std::uint16_t* d_weight = upload(weight);
+  std::uint16_t* d_bias = upload(bias);
+  const std::size_t out_count = static_cast<std::size_t>(c.rows) * c.features;
+  const std::size_t out_bytes = out_count * (c.out_f32 ? 4 : 2);
+  void* d_out = nullptr;
+  check(cudaMalloc(&d_out, out_bytes), "cudaMalloc");
+  check(cudaMemset(d_out, 0xff, out_bytes), "poison");  // NaN: every output must be written
+  if (c.silu_mul)
+    kernels::skinny_gemm_silu_mul(e, d_x, c.rows, c.in, d_weight, c.features, d_out, nullptr);
+  else
+    kernels::skinny_gemm(e, d_x, c.rows, c.in, d_weight, c.features, c.bias ? d_bias : nullptr, d_out, c.out_f32, nullptr);
+  check(cudaDeviceSynchronize(), "skinny_gemm");
+  std::vector<std::uint16_t> out16(c.out_f32 ? 0 : out_count);
+  std::vector<float> out32(c.out_f32 ? out_count : 0);
+  check(cudaMemcpy(c.out_f32 ? static_cast<void*>(out32.data()) : static_cast<void*>(out16.data()), d_out, out_bytes,
+                   cudaMemcpyDeviceToHost),
+        "download");
+
+  const double rounding = c.out_f32 ? 0x1p-23 : (e == kernels::Element::bf16 ? 0x1p-8 : 0x1p-11);
+  const double f32_sum = 2e-6;  // relative to the sum of |terms|: a few float32 epsilons for the reordered sum
+  double worst = 0.0;
+  int bad = 0;
+  for (int r = 0; r < c.rows; ++r)
+    for (int f = 0; f < c.features; ++f) {
+      double magnitude = 0.0, expected = 0.0, allowed = 0.0;
+      if (c.silu_mul) {
+        double gate_magnitude = 0.0, up_magnitude = 0.0;
+        // The products are rounded to the element type first, as a GEMM's output would be.
+        const double gate = to_float(e, from_float(e, static_cast<float>(dot(r, f, gate_magnitude))));
+        const double up = to_float(e, from_float(e, static_cast<float>(dot(r, c.features + f, up_magnitude))));
+        expected = gate / (1.0 + std::exp(-gate)) * up;
+        // A rounding step of gate or up moves the result by about that fraction of it.
+        magnitude = (gate_magnitude + std::fabs(gate)) * std::fabs(up) + up_magnitude * std::fabs(gate);
+        allowed = 3 * rounding * std::fabs(expected) + f32_sum * magnitude + 1e-30;
+      } else {
+        expected = dot(r, f, magnitude) + (c.bias ? to_float(e, bias[static_cast<std::size_t>(f)]) : 0.0);
+        allowed = rounding * std::fabs(expected) + f32_sum * (magnitude + 1.0);
+      }
+      const std::size_t i = static_cast<std::size_t>(r) * c.features + f;
+      const double got = c.out_f32 ? out32[i] : to_float(e, out16[i]);
+      const double error = std::fabs(got - expected);
+      if (!(error <= allowed)) ++bad;  // NaN counts as bad
+      worst = std::max(worst, error / allowed);
+    }
+  std::printf("%s %s rows %d in %5d features %5d%s%s%s: worst error %.2f of allowed, %d bad\n", bad == 0 ? "ok  " : "FAIL",
+              e == kernels::Element::bf16 ? "bf16" : "fp16", c.rows, c.in, c.features, c.bias ? " +bias" : "",
+              c.out_f32 ? " f32 out" : "", c.silu_mul ? " silu_mul" : "", worst, bad);
+  failures += bad == 0 ? 0 : 1;
+  cudaFree(d_x);
+  cudaFree(d_weight);
+  cudaFree(d_bias);
+  cudaFree(d_out);
+}
+
+}  // namespace
+
+int main() {
+  if (!engine::query_device(0)) {
+    std::puts("SKIPPED: no CUDA GPU here; run the gpu-labelled tests on the GPU machine");
+    return 77;
+  }
+  std::random_device seed;
+  const unsigned s = seed();
+  std::printf("seed %u\n", s);
+  std::mt19937 random(s);
+  const auto bf16 = kernels::Element::bf16, f16 = kernels::Element::f16;
+  // Qwen2.5-7B's shapes (qkv with bias, o, down, lm_head logits in f32, gate_up fused).
+  for (int rows = 1; rows <= 4; ++rows) {
+    run_case({bf16, rows, 3584, 4608, true, false, false}, random);
+    run_case({bf16, rows, 3584, 3584, false, false, false}, random);
+    run_case({bf16, rows, 18944, 3584, false, false, false}, random);
+    run_case({bf16, rows, 3584, 18944, false, false, true}, random);
+  }
+  run_case({bf16, 1, 3584, 152064, false, true, false}, random);
+  run_case({f16, 2, 3584, 152064, false, true, false}, random);
+  // Fresh random shapes: widths of any multiple of 8, feature counts that are not multiples of 4.
+  std::uniform_int_distribution<int> rows(1, 4), vectors(1, 1200), features(1, 3000), coin(0, 1);
+  for (int i = 0; i < 24; ++i) {
+    const bool silu = coin(random) == 1;
+    run_case({coin(random) ? bf16 : f16, rows(random), 8 * vectors(random), features(random), !silu && coin(random),
+              !silu && coin(random), silu},
+             random);
+  }
+  if (failures == 0) std::puts("all passed");
+  return failures == 0 ? 0 : 1;
+}

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "device_attributes.hpp"
 #include "kernels.hpp"
 
 #include <cuda_bf16.h>
@@ -22,6 +23,35 @@ inline __device__ __half from_float<__half>(float x) { return __float2half(x); }
 inline void check_launch(const char* what) {
   const cudaError_t error = cudaGetLastError();
   if (error != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(error));
+}
+
+// Programmatic dependent launch (sm_90): a kernel launched by launch_overlapped() may start while the
+// kernel before it in the stream still runs, once that one called let_next_kernel_start() in all its
+// blocks; it must call wait_for_previous_kernel() before it reads anything the previous kernels wrote
+// (or writes anything they read). Both are no-ops elsewhere, and for kernels launched plainly.
+inline __device__ void let_next_kernel_start() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+inline __device__ void wait_for_previous_kernel() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+template <typename... Params, typename... Args>
+void launch_overlapped(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args... args) {
+  cudaLaunchAttribute overlap{};
+  overlap.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  overlap.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.stream = stream;
+  config.attrs = &overlap;
+  config.numAttrs = compute_capability_major() >= 9 ? 1 : 0;
+  const cudaError_t error = cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
+  if (error != cudaSuccess) throw std::runtime_error(std::string("kernel launch: ") + cudaGetErrorString(error));
 }
 
 // Runs the statements with T the CUDA type of `e` (device code is C++17: no templated lambdas).

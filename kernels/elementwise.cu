@@ -71,6 +71,7 @@ __device__ void normalize_row(float (&values)[kRowVectors][8], const T* weight, 
 
 template <typename T>
 __global__ void rms_norm_kernel(const T* x, const T* weight, float eps, std::int64_t cols, T* out) {
+  let_next_kernel_start();  // a skinny GEMM may start streaming its weights
   const std::int64_t r = blockIdx.x;
   float values[kRowVectors][8];
 #pragma unroll
@@ -82,6 +83,7 @@ __global__ void rms_norm_kernel(const T* x, const T* weight, float eps, std::int
 // The sum is rounded to T before it is normalised, as transformers adds the residual in the model's type.
 template <typename T>
 __global__ void add_rms_norm_kernel(T* residual, const T* x, const T* weight, float eps, std::int64_t cols, T* out) {
+  let_next_kernel_start();
   const std::int64_t r = blockIdx.x;
   float values[kRowVectors][8];
 #pragma unroll

@@ -73,9 +73,9 @@ void prefill_attention(Element e, const void* qkv, std::int64_t row_width, const
                        const void* values, const StepView& step, const PrefillTile* tiles, std::int64_t count, float scale,
                        std::int64_t sliding_window, void* out, cudaStream_t stream);
 void silu_mul(Element e, const void* gate_up, std::int64_t rows, std::int64_t width, void* out, cudaStream_t stream);
-// out = x · weightᵀ (+ bias) for at most kSkinnyRows rows of x (decoding a few sequences), at the memory
+// out = x · weightᵀ (+ bias) for at most kSkinnyRows rows of x (decoding one or two sequences), at the memory
 // bandwidth; `in` a multiple of 8, x and weight 16-byte aligned (skinny_gemm_supports). out in `e` or f32.
-constexpr std::int64_t kSkinnyRows = 4;
+constexpr std::int64_t kSkinnyRows = 2;
 bool skinny_gemm_supports(std::int64_t rows, std::int64_t in, const void* x, const void* weight);
 void skinny_gemm(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* weight,
                  std::int64_t out_features, const void* bias, void* out, bool out_f32, cudaStream_t stream);

@@ -24,8 +24,10 @@ constexpr int kPad = 8;        // elements after each shared-memory key row: 16-
 
 __host__ __device__ inline int ceil_div(std::int64_t a, std::int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
-// Keys per tile: 64, or 32 for head dims above 128 (the tiles must fit in 48 KB of shared memory).
+// Keys per tile of the scalar kernel: 64, or 32 for head dims above 128 (the tiles must fit in 48 KB of
+// shared memory); of the mma kernel, 16.
 __host__ __device__ constexpr int tile_keys(int max_dim) { return max_dim > 128 ? 32 : 64; }
+constexpr int kMmaTileKeys = 16;
 
 // Keys per split of a context of `count` keys given `splits` (at least one tile each), and so how many
 // splits the context actually uses: the attention and the merge kernel compute it alike.
@@ -93,6 +95,7 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ float scores[kMaxGroup * kKeys];
   __shared__ float m_s[kMaxGroup], l_s[kMaxGroup], correction[kMaxGroup];
 
+  let_next_kernel_start();  // the o projection may start streaming its weights
   DecodeWork work;
   if (!decode_work(heads, step, token_rows, heads_per_block, splits, kKeys, window, work)) return;
   const auto [t, kv_head, first_head, group, used, begin, end, table] = work;
@@ -232,16 +235,17 @@ __global__ void __launch_bounds__(32)
                                StepView step, const std::int32_t* token_rows, int heads_per_block, int splits,
                                float scale, std::int64_t window, T* out, float* partials) {
 #if __CUDA_ARCH__ >= 800
-  // Keys per tile: 16 keeps the block's shared memory at 22 KB, so 10 blocks fit on a multiprocessor
-  // (splits are still whole tiles of tile_keys(kDim) keys).
-  constexpr int kKeys = 16;
+  // Keys per tile: 16 keeps the block's shared memory at 22 KB, so 10 blocks fit on a multiprocessor;
+  // splits are whole tiles, so a short context still spreads over many warps.
+  constexpr int kKeys = kMmaTileKeys;
   constexpr int kStride = kDim + 8;
   constexpr int kDimTiles = kDim / 8;
   __shared__ __align__(128) T q_tile[16 * kStride];
   __shared__ __align__(128) T kv_tiles[4 * kKeys * kStride];  // K0, V0, K1, V1
 
+  let_next_kernel_start();
   DecodeWork work;
-  if (!decode_work(heads, step, token_rows, heads_per_block, splits, tile_keys(kDim), window, work)) return;
+  if (!decode_work(heads, step, token_rows, heads_per_block, splits, kKeys, window, work)) return;
   const auto [t, kv_head, first_head, group, used, begin, end, table] = work;
   const int i = blockIdx.x, split = blockIdx.z;
   const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * kDim;
@@ -322,6 +326,7 @@ __global__ void __launch_bounds__(32)
 template <typename T>
 __global__ void merge_splits_kernel(Heads heads, StepView step, const std::int32_t* token_rows, int splits, int tile,
                                     std::int64_t window, const float* partials, T* out) {
+  let_next_kernel_start();
   const int i = blockIdx.x;
   const int h = blockIdx.y;
   const std::int64_t t = token_rows[i];
@@ -343,16 +348,6 @@ __global__ void merge_splits_kernel(Heads heads, StepView step, const std::int32
   }
 }
 
-int multiprocessors() {
-  static const int count = [] {
-    int device = 0, value = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&value, cudaDevAttrMultiProcessorCount, device);
-    return std::max(value, 1);
-  }();
-  return count;
-}
-
 template <typename T, int kMaxDim>
 void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys, const void* values,
             const StepView& step, const std::int32_t* token_rows, std::int64_t count, float scale, std::int64_t window,
@@ -369,7 +364,7 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const v
   // of the mma kernel's single warp), as far as the workspace allows. The count depends on the shapes
   // alone, so a CUDA graph captured for them stays valid.
   const std::int64_t blocks = count * heads.kv_heads * blocks_per_group;
-  const std::int64_t wanted = (on_tensor_cores ? 16ll : 4ll) * multiprocessors();
+  const std::int64_t wanted = (on_tensor_cores ? 16ll : 4ll) * multiprocessor_count();
   const std::size_t bytes_per_split = static_cast<std::size_t>(count) * heads.q_heads * (heads.head_dim + 2) * sizeof(float);
   int splits = blocks >= wanted ? 1 : static_cast<int>(std::min<std::int64_t>(kMaxSplits, (wanted + blocks - 1) / blocks));
   splits = std::max(1, std::min(splits, static_cast<int>(workspace_bytes / bytes_per_split)));
@@ -383,9 +378,10 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const v
     paged_attention_kernel<T, kMaxDim><<<grid, kThreads, 0, stream>>>(
         static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys), static_cast<const T*>(values), step,
         token_rows, heads_per_block, splits, scale, window, static_cast<T*>(out), workspace);
-  if (splits > 1)
+  if (splits > 1)  // split sizes are whole tiles of the kernel that ran
     merge_splits_kernel<T><<<dim3(static_cast<unsigned>(count), static_cast<unsigned>(heads.q_heads)), 128, 0, stream>>>(
-        heads, step, token_rows, splits, tile_keys(kMaxDim), window, workspace, static_cast<T*>(out));
+        heads, step, token_rows, splits, on_tensor_cores ? kMmaTileKeys : tile_keys(kMaxDim), window, workspace,
+        static_cast<T*>(out));
 }
 
 }  // namespace

@@ -143,13 +143,8 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const v
 }  // namespace
 
 bool tensor_core_attention_supports(int head_dim) {
-  static const int major = [] {  // of the current device; bf16/fp16 mma.sync m16n8k16 needs sm_80
-    int device = 0, value = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&value, cudaDevAttrComputeCapabilityMajor, device);
-    return value;
-  }();
-  return major >= 8 && (head_dim == 64 || head_dim == 128);
+  // bf16/fp16 mma.sync m16n8k16 needs sm_80.
+  return compute_capability_major() >= 8 && (head_dim == 64 || head_dim == 128);
 }
 
 void prefill_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys,

@@ -1,8 +1,9 @@
-// Products of a few activation rows with a weight matrix: decoding one to four sequences reads every
-// weight once per token, so the step is as fast as the weights stream from memory. cuBLASLt's GEMMs
-// reach 40-85% of the bandwidth on these shapes (docs/benchmarks.md); here a warp owns one output
-// feature, streams its weight row with 16-byte loads, kUnroll of them in flight per lane, that bypass
-// L1 (each weight is read once), and keeps the activation rows, which every warp reads, in L1.
+// Products of one or two activation rows with a weight matrix: decoding one or two sequences reads
+// every weight once per token, so the step is as fast as the weights stream from memory (from three rows
+// on, cuBLASLt is as fast or faster: tests/benchmarks/bench_linear.cpp). cuBLASLt's GEMMs
+// reach 50-100% of the copy bandwidth on these shapes (docs/benchmarks.md); here a warp owns one output
+// feature, streams its weight row with 16-byte loads that bypass L1 (each weight is read once), and
+// keeps the activation rows, which every warp reads, in L1.
 #include "common.cuh"
 
 #include <cstdint>
@@ -59,31 +60,45 @@ inline __device__ Out convert(float x) {
 
 // out[r, f] = x[r] · weight[f] (+ bias[f]) for the kRows rows of x. With kSiluMul the weight is
 // [gate | up], `features` rows each, and out[r, f] = silu(x[r] · gate[f]) * (x[r] · up[f]); products are
-// rounded to T first, as the separate GEMM and silu_mul would.
+// rounded to T first, as the separate GEMM and silu_mul would. A feature's row is split over `splits`
+// warps of the block (1, 2 or 4: long rows would otherwise leave a second, mostly idle wave of blocks),
+// their sums added through shared memory. The first batch of weights is requested before waiting for
+// the previous kernel (launch_overlapped: weights are never written during a step), so the start of the
+// stream overlaps the end of that kernel.
 template <typename T, typename Out, int kRows, bool kSiluMul>
 __global__ void __launch_bounds__(kWarps * 32)
-    skinny_gemm_kernel(const T* x, int in, const T* weight, int features, const T* bias, Out* out) {
-  const int feature = blockIdx.x * kWarps + threadIdx.x / 32;
-  if (feature >= features) return;
-  const int lane = threadIdx.x % 32;
+    skinny_gemm_kernel(const T* x, int in, const T* weight, int features, int splits, const T* bias, Out* out) {
+  constexpr int kBatch = kSiluMul ? kUnroll / 2 : kUnroll;  // 16-byte loads per weight row and batch
+  __shared__ float partial[2][kWarps][kRows];  // gate (or plain) and up sums of each warp
+  let_next_kernel_start();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int feature = blockIdx.x * (kWarps / splits) + warp / splits, split = warp % splits;
+  const bool active = feature < features;
   const int vectors = in / 8;
+  const int begin = vectors * split / splits, end = vectors * (split + 1) / splits;
   const auto* gate = reinterpret_cast<const int4*>(weight) + static_cast<std::int64_t>(feature) * vectors;
   const auto* up = gate + static_cast<std::int64_t>(features) * vectors;
   const auto* rows = reinterpret_cast<const int4*>(x);
-  float gate_sum[kRows] = {}, up_sum[kRows] = {};
-  for (int first = lane; first < vectors; first += 32 * kUnroll) {
-    int4 g[kUnroll], u[kUnroll];
+  int4 g[kBatch], u[kBatch];
+  const auto load_batch = [&](int first) {
 #pragma unroll
-    for (int k = 0; k < kUnroll; ++k) {
+    for (int k = 0; k < kBatch; ++k) {
       const int v = first + 32 * k;
-      if (v >= vectors) break;
+      if (v >= end) break;
       g[k] = load_weights(gate + v);
       if constexpr (kSiluMul) u[k] = load_weights(up + v);
     }
+  };
+  if (active) load_batch(begin + lane);
+  wait_for_previous_kernel();
+
+  float gate_sum[kRows] = {}, up_sum[kRows] = {};
+  for (int first = begin + lane; active && first < end; first += 32 * kBatch) {
+    if (first != begin + lane) load_batch(first);
 #pragma unroll
-    for (int k = 0; k < kUnroll; ++k) {
+    for (int k = 0; k < kBatch; ++k) {
       const int v = first + 32 * k;
-      if (v >= vectors) break;
+      if (v >= end) break;
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         const int4 xv = __ldg(rows + static_cast<std::int64_t>(r) * vectors + v);
@@ -94,9 +109,31 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 #pragma unroll
   for (int r = 0; r < kRows; ++r) {
-    float value = warp_sum(gate_sum[r]);
+    gate_sum[r] = warp_sum(gate_sum[r]);
+    if constexpr (kSiluMul) up_sum[r] = warp_sum(up_sum[r]);
+  }
+  if (splits > 1) {
+    if (lane == 0)
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        partial[0][warp][r] = gate_sum[r];
+        partial[1][warp][r] = up_sum[r];
+      }
+    __syncthreads();
+    if (split != 0) return;
+#pragma unroll
+    for (int r = 0; r < kRows; ++r)
+      for (int w = 1; w < splits; ++w) {
+        gate_sum[r] += partial[0][warp + w][r];
+        up_sum[r] += partial[1][warp + w][r];
+      }
+  }
+  if (!active) return;
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    float value = gate_sum[r];
     if constexpr (kSiluMul) {
-      const float g = to_float(from_float<T>(value)), u = to_float(from_float<T>(warp_sum(up_sum[r])));
+      const float g = to_float(from_float<T>(value)), u = to_float(from_float<T>(up_sum[r]));
       value = g / (1.0f + __expf(-g)) * u;
     } else if (bias != nullptr) {
       value += to_float(bias[feature]);
@@ -105,21 +142,25 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
+// Rows of up to 4096 elements per warp: longer ones are split over 2 or 4 warps.
+constexpr int kElementsPerWarp = 4096;
+
 template <typename T, typename Out, bool kSiluMul>
 void launch(const void* x, std::int64_t rows, std::int64_t in, const void* weight, std::int64_t features,
             const void* bias, void* out, cudaStream_t stream) {
-  const auto blocks = static_cast<unsigned>((features + kWarps - 1) / kWarps);
+  const int splits = in > 2 * kElementsPerWarp ? 4 : in > kElementsPerWarp ? 2 : 1;
+  const int per_block = kWarps / splits;
+  const dim3 grid(static_cast<unsigned>((features + per_block - 1) / per_block)), block(kWarps * 32);
   const auto* xs = static_cast<const T*>(x);
   const auto* w = static_cast<const T*>(weight);
   const auto* b = static_cast<const T*>(bias);
   auto* o = static_cast<Out*>(out);
   const int n = static_cast<int>(in), f = static_cast<int>(features);
-  switch (rows) {
-    case 1: skinny_gemm_kernel<T, Out, 1, kSiluMul><<<blocks, kWarps * 32, 0, stream>>>(xs, n, w, f, b, o); break;
-    case 2: skinny_gemm_kernel<T, Out, 2, kSiluMul><<<blocks, kWarps * 32, 0, stream>>>(xs, n, w, f, b, o); break;
-    case 3: skinny_gemm_kernel<T, Out, 3, kSiluMul><<<blocks, kWarps * 32, 0, stream>>>(xs, n, w, f, b, o); break;
-    default: skinny_gemm_kernel<T, Out, 4, kSiluMul><<<blocks, kWarps * 32, 0, stream>>>(xs, n, w, f, b, o); break;
-  }
+  static_assert(kSkinnyRows == 2);
+  if (rows == 1)
+    launch_overlapped(skinny_gemm_kernel<T, Out, 1, kSiluMul>, grid, block, stream, xs, n, w, f, splits, b, o);
+  else
+    launch_overlapped(skinny_gemm_kernel<T, Out, 2, kSiluMul>, grid, block, stream, xs, n, w, f, splits, b, o);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The linear layers of decoding a few sequences, on the GPU: cuBLASLt against kernels/skinny_gemm.cu for
-// 1 to 4 rows (and cuBLASLt alone for 8) on Qwen2.5-7B's weight shapes, each time against the weight
+// the rows it takes (and cuBLASLt alone for up to 8) on Qwen2.5-7B's weight shapes, each time against the weight
 // bytes at the device's copy bandwidth measured in the same run (every weight is read once). Weights
 // rotate over enough copies that none is still in L2 from its previous use.
 //   bench_linear [--reps N]

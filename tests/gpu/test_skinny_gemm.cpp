@@ -1,6 +1,6 @@
-// On the GPU machine: kernels/skinny_gemm.cu (the products of one to four activation rows with a
+// On the GPU machine: kernels/skinny_gemm.cu (the products of one or two activation rows with a
 // weight matrix, and the same fused with silu_mul) against a float64 reference on the CPU, on fresh
-// random shapes in bf16 and fp16: widths from 8 to 18,944 (whole and partial unrolled passes), feature
+// random shapes in bf16 and fp16: widths from 8 to 18,944 (one, two and four warps per feature), feature
 // counts that leave the last block partly empty, with and without a bias, bf16/fp16 or f32 output.
 // Every output must be within the output type's rounding of the reference, plus the f32 sum's error.
 // Without a GPU it exits 77 (ctest: skipped).
@@ -147,7 +147,7 @@ int main() {
   std::mt19937 random(s);
   const auto bf16 = kernels::Element::bf16, f16 = kernels::Element::f16;
   // Qwen2.5-7B's shapes (qkv with bias, o, down, lm_head logits in f32, gate_up fused).
-  for (int rows = 1; rows <= 4; ++rows) {
+  for (int rows = 1; rows <= kernels::kSkinnyRows; ++rows) {
     run_case({bf16, rows, 3584, 4608, true, false, false}, random);
     run_case({bf16, rows, 3584, 3584, false, false, false}, random);
     run_case({bf16, rows, 18944, 3584, false, false, false}, random);
@@ -156,7 +156,7 @@ int main() {
   run_case({bf16, 1, 3584, 152064, false, true, false}, random);
   run_case({f16, 2, 3584, 152064, false, true, false}, random);
   // Fresh random shapes: widths of any multiple of 8, feature counts that are not multiples of 4.
-  std::uniform_int_distribution<int> rows(1, 4), vectors(1, 1200), features(1, 3000), coin(0, 1);
+  std::uniform_int_distribution<int> rows(1, static_cast<int>(kernels::kSkinnyRows)), vectors(1, 1200), features(1, 3000), coin(0, 1);
   for (int i = 0; i < 24; ++i) {
     const bool silu = coin(random) == 1;
     run_case({coin(random) ? bf16 : f16, rows(random), 8 * vectors(random), features(random), !silu && coin(random),

@@ -17,6 +17,8 @@ step nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,nohead
 step unit_tests
 step gpu_runtime_test
 step gpu_attention_test
+step gpu_skinny_gemm_test
+step gpu_sampling_test
 step gpu_engine_test
 step bash tests/integration/test_inspect_tokenizer.sh .gpu/bin . "$LLMCTL_TOKENIZER_DIR"
 step bash tests/integration/test_generate.sh .gpu/bin .

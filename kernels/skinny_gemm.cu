@@ -1,18 +1,19 @@
 // Products of one or two activation rows with a weight matrix: decoding one or two sequences reads
 // every weight once per token, so the step is as fast as the weights stream from memory (from three rows
-// on, cuBLASLt is as fast or faster: tests/benchmarks/bench_linear.cpp). cuBLASLt's GEMMs
-// reach 50-100% of the copy bandwidth on these shapes (docs/benchmarks.md); here a warp owns one output
+// on, cuBLASLt is as fast or faster: tests/benchmarks/bench_linear.cpp). cuBLASLt's GEMMs of one row
+// reach 43-105% of the copy bandwidth on these shapes (docs/benchmarks.md); here a warp owns one output
 // feature, streams its weight row with 16-byte loads that bypass L1 (each weight is read once), and
 // keeps the activation rows, which every warp reads, in L1.
 #include "common.cuh"
 
 #include <cstdint>
+#include <type_traits>
 
 namespace llmctl::kernels {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int kUnroll = 8;
+constexpr int kUnroll = 8;  // 16-byte weight loads a lane has in flight
 
 inline __device__ int4 load_weights(const int4* p) {
   int4 v;

@@ -132,7 +132,7 @@ class Backend {
   virtual void attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch& batch,
                          float scale, std::int64_t sliding_window, const Tensor& out) = 0;
   // The MLP's first half: gate_up = x · weightᵀ (+ bias), [gate | up] per row, then out = silu(gate) * up.
-  // gate_up is scratch that a backend may leave unwritten (the CUDA backend fuses both for a few rows).
+  // gate_up is scratch that a backend may leave unwritten (the CUDA backend fuses both for 1 or 2 rows).
   virtual void linear_silu_mul(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& gate_up,
                                const Tensor& out) = 0;
   // out[i] = x[batch.logit_rows[i]]: the rows whose logits are wanted.

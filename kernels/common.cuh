@@ -72,19 +72,23 @@ inline __device__ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// The sum of `value` over the warp, returned to every lane.
+inline __device__ float warp_sum(float value) {
+  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
+}
+
 // The sum of `value` over the block (blockDim.x a multiple of 32, at most 1024), returned to every thread.
 inline __device__ float block_sum(float value) {
   __shared__ float partial[32];
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  value = warp_sum(value);
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   __syncthreads();  // `partial` may still be read by a previous call
   if (lane == 0) partial[warp] = value;
   __syncthreads();
   const int warps = blockDim.x / 32;
-  value = lane < warps ? partial[lane] : 0.0f;
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
-  return value;
+  return warp_sum(lane < warps ? partial[lane] : 0.0f);
 }
 
 // Copies keys and values [key0, key0 + count) of one kv head (its first element at `head_offset` in a

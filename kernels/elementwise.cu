@@ -115,8 +115,7 @@ __global__ void head_rms_norm_kernel(T* qkv, std::int64_t row_width, Heads heads
     const float v = to_float(x[i]);
     sum += v * v;
   }
-  for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-  const float scale = rsqrtf(sum / static_cast<float>(heads.head_dim) + eps);
+  const float scale = rsqrtf(warp_sum(sum) / static_cast<float>(heads.head_dim) + eps);
   for (int i = lane; i < heads.head_dim; i += 32) x[i] = from_float<T>(to_float(x[i]) * scale * to_float(weight[i]));
 }
 

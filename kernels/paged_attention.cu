@@ -171,7 +171,7 @@ __global__ void __launch_bounds__(kThreads)
         tile_sum += p[u];
         scores[g * kKeys + lane + 32 * u] = p[u];
       }
-      for (int offset = 16; offset > 0; offset /= 2) tile_sum += __shfl_xor_sync(0xffffffffu, tile_sum, offset);
+      tile_sum = warp_sum(tile_sum);
       if (lane == 0) {
         const float c = __expf(m_old - m_new);
         correction[g] = c;

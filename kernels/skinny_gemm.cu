@@ -46,11 +46,6 @@ inline __device__ float dot8(const int4& w, const int4& x, float sum) {
   return sum;
 }
 
-inline __device__ float warp_sum(float value) {
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
-  return value;
-}
-
 template <typename Out>
 inline __device__ Out convert(float x) {
   if constexpr (std::is_same_v<Out, float>)

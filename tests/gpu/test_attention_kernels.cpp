@@ -4,7 +4,7 @@
 // 16 to 256, contexts from 1 to 32k, with and without a sliding window. ‖out − ref‖ / ‖ref‖ must stay under
 // 1e-2 (bf16 output).
 // Without a GPU it exits 77 (ctest: skipped).
-#include "backend/device_query.hpp"
+#include "gpu_test_support.hpp"
 #include "kernels.hpp"
 #include "weights/dtype_convert.hpp"
 
@@ -18,24 +18,11 @@
 namespace {
 
 using namespace llmctl;
+using gpu_test::check;
+using gpu_test::to_device;
 using kernels::Heads;
 
 int failures = 0;
-
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::printf("FAIL %s: %s\n", what, cudaGetErrorString(e));
-    std::exit(1);
-  }
-}
-
-template <typename T>
-T* to_device(const std::vector<T>& host) {
-  T* p = nullptr;
-  check(cudaMalloc(reinterpret_cast<void**>(&p), std::max<std::size_t>(host.size() * sizeof(T), 1)), "cudaMalloc");
-  check(cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice), "upload");
-  return p;
-}
 
 struct Sequence {
   int cached;  // tokens already in the cache before this step
@@ -176,10 +163,7 @@ void run_case(const Heads& heads, std::int64_t window, const std::vector<Sequenc
 }  // namespace
 
 int main() {
-  if (!engine::query_device(0)) {
-    std::puts("SKIP: no CUDA GPU");
-    return 77;
-  }
+  if (!gpu_test::gpu_present()) return 77;
   std::mt19937 random(std::random_device{}());  // fresh inputs on every run
   const std::vector<Sequence> mixed = {{0, 200}, {100, 37}, {5, 64}, {0, 1}, {300, 130}};
   for (const Heads heads : {Heads{28, 4, 128}, Heads{8, 8, 64}, Heads{32, 4, 128}, Heads{16, 2, 64}, Heads{32, 2, 128}})

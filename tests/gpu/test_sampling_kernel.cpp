@@ -2,7 +2,7 @@
 // respect. A token 40 nats below the best one (probability under 1e-12 per row with a 152k vocabulary)
 // must never be drawn at temperature 1; and two tokens of equal logits must each win about half the rows.
 // Without a GPU it exits 77 (ctest: skipped).
-#include "backend/device_query.hpp"
+#include "gpu_test_support.hpp"
 #include "kernels.hpp"
 
 #include <cuda_runtime.h>
@@ -49,10 +49,7 @@ std::vector<llmctl::kernels::SampleResult> sample(const std::vector<float>& logi
 }  // namespace
 
 int main() {
-  if (!llmctl::engine::query_device(0)) {
-    std::puts("SKIPPED: no CUDA GPU here; run the gpu-labelled tests on the GPU machine");
-    return 77;
-  }
+  if (!llmctl::gpu_test::gpu_present()) return 77;
   constexpr int kRows = 4096;
   std::vector<float> peaked(152064, 0.0f);
   peaked[1234] = 40.0f;

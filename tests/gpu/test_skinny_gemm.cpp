@@ -4,30 +4,25 @@
 // counts that leave the last block partly empty, with and without a bias, bf16/fp16 or f32 output.
 // Every output must be within the output type's rounding of the reference, plus the f32 sum's error.
 // Without a GPU it exits 77 (ctest: skipped).
-#include "backend/device_query.hpp"
+#include "gpu_test_support.hpp"
 #include "kernels.hpp"
 #include "weights/dtype_convert.hpp"
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <random>
 #include <vector>
 
 namespace {
 
 using namespace llmctl;
+using gpu_test::check;
+using gpu_test::to_device;
 
 int failures = 0;
-
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) {
-    std::printf("FAIL %s: %s\n", what, cudaGetErrorString(e));
-    std::exit(1);
-  }
-}
 
 struct Case {
   kernels::Element element;
@@ -44,13 +39,6 @@ float to_float(kernels::Element e, std::uint16_t bits) {
 }
 std::uint16_t from_float(kernels::Element e, float value) {
   return e == kernels::Element::bf16 ? engine::float_to_bf16(value) : engine::float_to_f16(value);
-}
-
-std::uint16_t* upload(const std::vector<std::uint16_t>& host) {
-  std::uint16_t* p = nullptr;
-  check(cudaMalloc(reinterpret_cast<void**>(&p), host.size() * 2), "cudaMalloc");
-  check(cudaMemcpy(p, host.data(), host.size() * 2, cudaMemcpyHostToDevice), "upload");
-  return p;
 }
 
 void run_case(const Case& c, std::mt19937& random) {
@@ -79,9 +67,9 @@ void run_case(const Case& c, std::mt19937& random) {
     return sum;
   };
 
-  std::uint16_t* d_x = upload(x);
-  std::uint16_t* d_weight = upload(weight);
-  std::uint16_t* d_bias = upload(bias);
+  std::uint16_t* d_x = to_device(x);
+  std::uint16_t* d_weight = to_device(weight);
+  std::uint16_t* d_bias = to_device(bias);
   const std::size_t out_count = static_cast<std::size_t>(c.rows) * c.features;
   const std::size_t out_bytes = out_count * (c.out_f32 ? 4 : 2);
   void* d_out = nullptr;
@@ -137,10 +125,7 @@ void run_case(const Case& c, std::mt19937& random) {
 }  // namespace
 
 int main() {
-  if (!engine::query_device(0)) {
-    std::puts("SKIPPED: no CUDA GPU here; run the gpu-labelled tests on the GPU machine");
-    return 77;
-  }
+  if (!gpu_test::gpu_present()) return 77;
   std::random_device seed;
   const unsigned s = seed();
   std::printf("seed %u\n", s);

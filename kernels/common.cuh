@@ -91,12 +91,20 @@ inline __device__ float block_sum(float value) {
   return warp_sum(lane < warps ? partial[lane] : 0.0f);
 }
 
+// The cache slot of key j of a sequence with block table `table` and blocks of 2^page_shift tokens.
+inline __device__ std::int64_t cache_slot(const std::int32_t* table, int page_shift, std::int64_t j) {
+  return (static_cast<std::int64_t>(table[j >> page_shift]) << page_shift) + (j & ((1 << page_shift) - 1));
+}
+
+// log2 of StepView::block_size (a power of two), for cache_slot.
+inline __device__ int page_shift_of(const StepView& step) { return __ffs(step.block_size) - 1; }
+
 // Copies keys and values [key0, key0 + count) of one kv head (its first element at `head_offset` in a
 // cache row) from the paged cache into shared-memory rows of `row_stride` elements, 16 bytes per thread
 // at a time over the whole block; keys at or past `end` become zeros. `table` is the sequence's block
 // table; `dim` a multiple of 8.
 template <typename T>
-__device__ void gather_kv_tile(const T* keys, const T* values, const std::int32_t* table, int block_size,
+__device__ void gather_kv_tile(const T* keys, const T* values, const std::int32_t* table, int page_shift,
                                std::int64_t kv_width, std::int64_t head_offset, int dim, std::int64_t key0, int count,
                                std::int64_t end, int row_stride, T* k_tile, T* v_tile) {
   const int chunks = dim / 8;
@@ -105,7 +113,7 @@ __device__ void gather_kv_tile(const T* keys, const T* values, const std::int32_
     const std::int64_t j = key0 + key;
     int4 k = make_int4(0, 0, 0, 0), v = make_int4(0, 0, 0, 0);
     if (j < end) {
-      const std::int64_t slot = static_cast<std::int64_t>(table[j / block_size]) * block_size + j % block_size;
+      const std::int64_t slot = cache_slot(table, page_shift, j);
       k = *reinterpret_cast<const int4*>(keys + slot * kv_width + head_offset + c * 8);
       v = *reinterpret_cast<const int4*>(values + slot * kv_width + head_offset + c * 8);
     }

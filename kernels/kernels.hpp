@@ -22,7 +22,7 @@ struct StepView {
   const std::int32_t* context_lens;    // per sequence
   const std::int32_t* block_tables;    // sequences x max_blocks_per_seq, valid up to each context
   std::int32_t max_blocks_per_seq;
-  std::int32_t block_size;
+  std::int32_t block_size;             // a power of two
   std::int32_t num_tokens;
 };
 

@@ -82,19 +82,33 @@ inline __device__ void copy_async(void* shared, const void* global, bool valid) 
 
 // Starts copying keys and values [key0, key0 + kKeys) of one kv head from the paged cache into
 // shared-memory rows of kDim + 8 elements (cp.async, one commit group); keys at or past `end` become zeros.
-template <typename T, int kDim, int kKeys>
-inline __device__ void load_kv_tile(const T* keys, const T* values, const std::int32_t* table, int block_size,
+// Unrolled over the block's kThreads: each thread owns one 16-byte column of every kThreads / (kDim / 8)-th
+// key, and reads all their block-table entries before its first copy, so a tile waits on one table read,
+// not on one per key.
+template <typename T, int kDim, int kKeys, int kThreads>
+inline __device__ void load_kv_tile(const T* keys, const T* values, const std::int32_t* table, int page_shift,
                                     std::int64_t kv_width, std::int64_t head_offset, std::int64_t key0,
                                     std::int64_t end, T* k_tile, T* v_tile) {
   constexpr int kChunks = kDim / 8;
-  for (int x = threadIdx.x; x < kKeys * kChunks; x += blockDim.x) {
-    const int key = x / kChunks, c = x % kChunks;
+  constexpr int kKeyStep = kThreads / kChunks;
+  constexpr int kPerThread = kKeys / kKeyStep;
+  static_assert(kThreads % kChunks == 0 && kKeys % kKeyStep == 0, "threads must tile the keys' columns");
+  const int c = threadIdx.x % kChunks, first = threadIdx.x / kChunks;
+  const int page_mask = (1 << page_shift) - 1;
+  std::int32_t page[kPerThread];
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+    const std::int64_t j = key0 + first + i * kKeyStep;
+    page[i] = j < end ? table[j >> page_shift] : 0;
+  }
+#pragma unroll
+  for (int i = 0; i < kPerThread; ++i) {
+    const int key = first + i * kKeyStep;
     const std::int64_t j = key0 + key;
-    const bool inside = j < end;
-    const std::int64_t slot = inside ? static_cast<std::int64_t>(table[j / block_size]) * block_size + j % block_size : 0;
+    const std::int64_t slot = (static_cast<std::int64_t>(page[i]) << page_shift) + (j & page_mask);
     const std::int64_t offset = slot * kv_width + head_offset + c * 8;
-    copy_async(k_tile + key * (kDim + 8) + c * 8, keys + offset, inside);
-    copy_async(v_tile + key * (kDim + 8) + c * 8, values + offset, inside);
+    copy_async(k_tile + key * (kDim + 8) + c * 8, keys + offset, j < end);
+    copy_async(v_tile + key * (kDim + 8) + c * 8, values + offset, j < end);
   }
   asm volatile("cp.async.commit_group;");
 }

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <cmath>
 
 namespace llmctl::kernels {
 namespace {
@@ -121,7 +122,7 @@ __global__ void __launch_bounds__(kThreads)
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (std::int64_t key0 = begin; key0 < end; key0 += kKeys) {
     __syncthreads();  // the previous tile is no longer read
-    gather_kv_tile(keys, values, table, step.block_size, kv_width, static_cast<std::int64_t>(kv_head) * dim, dim, key0,
+    gather_kv_tile(keys, values, table, page_shift_of(step), kv_width, static_cast<std::int64_t>(kv_head) * dim, dim, key0,
                    kKeys, end, kRow, k_tile, v_tile);
     __syncthreads();
 
@@ -230,17 +231,17 @@ __global__ void __launch_bounds__(kThreads)
 // cp.async gathers (the next one while this one is used). The grid, splits and partial results are the
 // scalar kernel's.
 template <typename T, int kDim>
-__global__ void __launch_bounds__(32)
+__global__ void __launch_bounds__(32, 12)
     paged_attention_mma_kernel(const T* qkv, std::int64_t row_width, Heads heads, const T* keys, const T* values,
                                StepView step, const std::int32_t* token_rows, int heads_per_block, int splits,
                                float scale, std::int64_t window, T* out, float* partials) {
 #if __CUDA_ARCH__ >= 800
-  // Keys per tile: 16 keeps the block's shared memory at 22 KB, so 10 blocks fit on a multiprocessor;
+  // Keys per tile: 16 keeps the block's shared memory at 17 KB, so 12 blocks fit on a multiprocessor;
   // splits are whole tiles, so a short context still spreads over many warps.
   constexpr int kKeys = kMmaTileKeys;
   constexpr int kStride = kDim + 8;
   constexpr int kDimTiles = kDim / 8;
-  __shared__ __align__(128) T q_tile[16 * kStride];
+  static_assert(kKeys >= 16, "the q heads pass through the second value tile");
   __shared__ __align__(128) T kv_tiles[4 * kKeys * kStride];  // K0, V0, K1, V1
 
   let_next_kernel_start();
@@ -250,9 +251,12 @@ __global__ void __launch_bounds__(32)
   const int i = blockIdx.x, split = blockIdx.z;
   const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * kDim;
   const std::int64_t head_offset = static_cast<std::int64_t>(kv_head) * kDim;
+  const int page_shift = page_shift_of(step);
 
-  load_kv_tile<T, kDim, kKeys>(keys, values, table, step.block_size, kv_width, head_offset, begin, end, kv_tiles,
-                               kv_tiles + kKeys * kStride);
+  load_kv_tile<T, kDim, kKeys, 32>(keys, values, table, page_shift, kv_width, head_offset, begin, end, kv_tiles,
+                                   kv_tiles + kKeys * kStride);
+  // The q heads go to registers through V1, which the second tile overwrites only after them.
+  T* q_tile = kv_tiles + 3 * kKeys * kStride;
   const int lane = threadIdx.x;
   const int g = lane / 4, q = lane % 4;  // an accumulator's rows g and g + 8, columns 2q and 2q + 1
   for (int x = lane; x < 16 * kDimTiles; x += 32) {
@@ -266,6 +270,7 @@ __global__ void __launch_bounds__(32)
   std::uint32_t a_q[kDim / 16][4];
 #pragma unroll
   for (int k = 0; k < kDim / 16; ++k) ldmatrix_x4(a_q[k], q_tile + (lane % 16) * kStride + k * 16 + lane / 16 * 8);
+  __syncwarp();
 
   OnlineSoftmax<kDim> softmax;
   const float scale_log2 = scale * kLog2e;
@@ -273,8 +278,8 @@ __global__ void __launch_bounds__(32)
   for (std::int64_t key0 = begin; key0 < end; key0 += kKeys, buffer ^= 1) {
     if (key0 + kKeys < end) {
       T* next = kv_tiles + (buffer ^ 1) * 2 * kKeys * kStride;
-      load_kv_tile<T, kDim, kKeys>(keys, values, table, step.block_size, kv_width, head_offset, key0 + kKeys, end, next,
-                                   next + kKeys * kStride);
+      load_kv_tile<T, kDim, kKeys, 32>(keys, values, table, page_shift, kv_width, head_offset, key0 + kKeys, end, next,
+                                       next + kKeys * kStride);
       asm volatile("cp.async.wait_group 1;");
     } else {
       asm volatile("cp.async.wait_group 0;");
@@ -348,6 +353,34 @@ __global__ void merge_splits_kernel(Heads heads, StepView step, const std::int32
   }
 }
 
+// How many blocks of kKernel (no dynamic shared memory) run at once on the GPU, read once per kernel.
+template <auto kKernel>
+std::int64_t resident_blocks(int threads) {
+  static const std::int64_t count = [threads] {
+    int per_multiprocessor = 0;
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_multiprocessor, kKernel, threads, 0);
+    return static_cast<std::int64_t>(std::max(per_multiprocessor, 1)) * multiprocessor_count();
+  }();
+  return count;
+}
+
+// Splits per context for `blocks` unsplit blocks on `slots` resident ones: at least enough to fill the
+// slots, and of the splits from there to twice that, the one whose last wave is fullest.
+int whole_wave_splits(std::int64_t blocks, std::int64_t slots, int max_splits) {
+  const auto fill = static_cast<int>(std::min<std::int64_t>(max_splits, (slots + blocks - 1) / blocks));
+  int best = fill;
+  double best_use = 0.0;
+  for (int s = fill; s <= std::min(2 * fill, max_splits); ++s) {
+    const double waves = static_cast<double>(blocks * s) / static_cast<double>(slots);
+    const double use = waves / std::ceil(waves);  // busy share of the slots over the whole grid
+    if (use > best_use + 1e-9) {
+      best = s;
+      best_use = use;
+    }
+  }
+  return best;
+}
+
 template <typename T, int kMaxDim>
 void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys, const void* values,
             const StepView& step, const std::int32_t* token_rows, std::int64_t count, float scale, std::int64_t window,
@@ -360,14 +393,16 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const v
   constexpr int kMmaDim = kMaxDim == 128 ? 128 : 64;
   const bool on_tensor_cores =
       heads.head_dim == kMmaDim && kMaxDim == kMmaDim && tensor_core_attention_supports(kMmaDim);
-  // Split contexts until about 16 warps per multiprocessor are busy (4 blocks of the scalar kernel, 16
-  // of the mma kernel's single warp), as far as the workspace allows. The count depends on the shapes
-  // alone, so a CUDA graph captured for them stays valid.
+  // Split contexts so that the blocks fill every slot the GPU runs at once, in whole waves as far as
+  // possible (decode blocks of a step are much alike, so a last wave half full costs half a wave), as far
+  // as the workspace allows. The count depends on the shapes alone, so a CUDA graph captured for them
+  // stays valid.
   const std::int64_t blocks = count * heads.kv_heads * blocks_per_group;
-  const std::int64_t wanted = (on_tensor_cores ? 16ll : 4ll) * multiprocessor_count();
+  const std::int64_t slots = on_tensor_cores ? resident_blocks<paged_attention_mma_kernel<T, kMmaDim>>(32)
+                                             : resident_blocks<paged_attention_kernel<T, kMaxDim>>(kThreads);
   const std::size_t bytes_per_split = static_cast<std::size_t>(count) * heads.q_heads * (heads.head_dim + 2) * sizeof(float);
-  int splits = blocks >= wanted ? 1 : static_cast<int>(std::min<std::int64_t>(kMaxSplits, (wanted + blocks - 1) / blocks));
-  splits = std::max(1, std::min(splits, static_cast<int>(workspace_bytes / bytes_per_split)));
+  const int max_splits = std::max(1, std::min(kMaxSplits, static_cast<int>(workspace_bytes / bytes_per_split)));
+  const int splits = whole_wave_splits(blocks, slots, max_splits);
   const dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>(heads.kv_heads * blocks_per_group),
                   static_cast<unsigned>(splits));
   if (on_tensor_cores)

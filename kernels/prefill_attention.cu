@@ -51,8 +51,9 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   const std::int64_t key_start = (first_key / kKeyTile) * kKeyTile;
   const std::int64_t end = last_position + 1;
 
-  load_kv_tile<T, kDim, kKeyTile>(keys, values, table, step.block_size, kv_width, head_offset, key_start, end,
-                                  kv_tiles, kv_tiles + kKeyTile * kStride);
+  const int page_shift = page_shift_of(step);
+  load_kv_tile<T, kDim, kKeyTile, kWarps * 32>(keys, values, table, page_shift, kv_width, head_offset, key_start, end,
+                                               kv_tiles, kv_tiles + kKeyTile * kStride);
   constexpr int kVectors = kDim / 8;
   for (int i = threadIdx.x; i < kQueryTile * kVectors; i += blockDim.x) {
     const int row = i / kVectors, part = i % kVectors;
@@ -82,8 +83,8 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
   for (std::int64_t key0 = key_start; key0 <= last_position; key0 += kKeyTile, buffer ^= 1) {
     if (key0 + kKeyTile <= last_position) {  // start the next tile, then wait for this one
       T* next = kv_tiles + (buffer ^ 1) * 2 * kKeyTile * kStride;
-      load_kv_tile<T, kDim, kKeyTile>(keys, values, table, step.block_size, kv_width, head_offset, key0 + kKeyTile,
-                                      end, next, next + kKeyTile * kStride);
+      load_kv_tile<T, kDim, kKeyTile, kWarps * 32>(keys, values, table, page_shift, kv_width, head_offset,
+                                                   key0 + kKeyTile, end, next, next + kKeyTile * kStride);
       asm volatile("cp.async.wait_group 1;");
     } else {
       asm volatile("cp.async.wait_group 0;");

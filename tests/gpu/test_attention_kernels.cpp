@@ -1,8 +1,8 @@
 // On the GPU machine: the two attention kernels (kernels/paged_attention.cu for single tokens and
 // kernels/prefill_attention.cu for prefill tiles) against a float64 reference on the CPU, on fresh random
-// inputs: prefill chunks after cached prefixes, block tables in random order, GQA ratios 1 to 16, head dims
-// 16 to 256, contexts from 1 to 32k, with and without a sliding window. ‖out − ref‖ / ‖ref‖ must stay under
-// 1e-2 (bf16 output).
+// inputs: prefill chunks after cached prefixes, block tables in random order, cache blocks of 1 to 256
+// tokens, GQA ratios 1 to 16, head dims 16 to 256, contexts from 1 to 32k, with and without a sliding
+// window. ‖out − ref‖ / ‖ref‖ must stay under 1e-2 (bf16 output).
 // Without a GPU it exits 77 (ctest: skipped).
 #include "gpu_test_support.hpp"
 #include "kernels.hpp"
@@ -29,8 +29,9 @@ struct Sequence {
   int chunk;   // new tokens this step
 };
 
-void run_case(const Heads& heads, std::int64_t window, const std::vector<Sequence>& sequences, std::mt19937& random) {
-  const int block_size = 16, dim = heads.head_dim;
+void run_case(const Heads& heads, std::int64_t window, const std::vector<Sequence>& sequences, std::mt19937& random,
+              int block_size = 16) {
+  const int dim = heads.head_dim;
   const std::int64_t row_width = static_cast<std::int64_t>(heads.q_heads + 2 * heads.kv_heads) * dim;
   const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * dim;
   int max_blocks = 0, total_blocks = 0, tokens = 0;
@@ -151,9 +152,9 @@ void run_case(const Heads& heads, std::int64_t window, const std::vector<Sequenc
     const double relative = std::sqrt(error / norm);
     const bool ok = relative < 1e-2;  // NaN fails too
     failures += ok ? 0 : 1;
-    std::printf("%s %-8s D=%-3d q=%-2d kv=%-2d window=%-3lld tokens=%-4d rel.err %.2e\n", ok ? "ok  " : "FAIL",
+    std::printf("%s %-8s D=%-3d q=%-2d kv=%-2d window=%-3lld block=%-3d tokens=%-4d rel.err %.2e\n", ok ? "ok  " : "FAIL",
                 tensor_cores ? "prefill" : "paged", dim, heads.q_heads, heads.kv_heads, static_cast<long long>(window),
-                tokens, relative);
+                block_size, tokens, relative);
   }
   for (void* p : std::initializer_list<void*>{d_qkv, d_keys, d_values, d_positions, d_sequence, d_tables, d_slots, d_context,
                                               d_rows, d_tiles, d_single, d_out, d_workspace})
@@ -180,6 +181,12 @@ int main() {
     for (const std::int64_t window : {0, 1000}) run_case(heads, window, long_decodes, random);
   for (const Heads heads : {Heads{4, 2, 16}, Heads{8, 1, 32}, Heads{16, 2, 256}, Heads{14, 2, 80}})
     run_case(heads, 0, mixed, random);
+  // Cache blocks smaller and larger than the kernels' key tiles (16 and 64 keys).
+  for (const int block_size : {1, 8, 32, 256})
+    for (const Heads heads : {Heads{28, 4, 128}, Heads{16, 2, 64}, Heads{14, 2, 80}}) {
+      run_case(heads, 0, mixed, random, block_size);
+      run_case(heads, 0, long_decodes, random, block_size);
+    }
   std::printf("%s\n", failures == 0 ? "all passed" : "FAILED");
   return failures == 0 ? 0 : 1;
 }

@@ -144,11 +144,12 @@ inline __device__ void score_tile(const std::uint32_t (&q)[kSteps][4], const T* 
   }
 }
 
-// Folds a tile of scores, scaled to log2 units with -INFINITY where hidden, into the softmax, then adds
-// P V for the tile's values (rows of kDim + 8 elements). P goes from the score accumulators to the a
-// operands of 16-key steps without leaving registers.
+// Folds a tile of raw scores (q·k, -INFINITY where hidden) into the softmax, in log2 units after scaling
+// by `scale_log2` (folded into the exponent's FFMA), then adds P V for the tile's values (rows of kDim + 8
+// elements). P goes from the score accumulators to the a operands of 16-key steps without leaving registers.
 template <typename T, int kDim, int kKeyTiles>
-inline __device__ void add_tile(OnlineSoftmax<kDim>& state, const float (&s)[kKeyTiles][4], const T* v_tile) {
+inline __device__ void add_tile(OnlineSoftmax<kDim>& state, const float (&s)[kKeyTiles][4], float scale_log2,
+                                const T* v_tile) {
   constexpr int kStride = kDim + 8;
   const int lane = threadIdx.x % 32;
   float base[2];
@@ -159,7 +160,7 @@ inline __device__ void add_tile(OnlineSoftmax<kDim>& state, const float (&s)[kKe
     for (int n = 0; n < kKeyTiles; ++n) tile_max = fmaxf(tile_max, fmaxf(s[n][2 * h], s[n][2 * h + 1]));
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
-    const float new_max = fmaxf(state.max[h], tile_max);
+    const float new_max = fmaxf(state.max[h], tile_max * scale_log2);
     base[h] = new_max == -INFINITY ? 0.0f : new_max;  // a row with nothing visible yet stays at zero
     const float alpha = exp2f(state.max[h] - base[h]);
     state.max[h] = new_max;
@@ -177,7 +178,7 @@ inline __device__ void add_tile(OnlineSoftmax<kDim>& state, const float (&s)[kKe
     for (int half = 0; half < 2; ++half)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        p[half][e] = exp2f(s[2 * kk + half][e] - base[e / 2]);
+        p[half][e] = exp2f(fmaf(s[2 * kk + half][e], scale_log2, -base[e / 2]));
         state.sum[e / 2] += p[half][e];
       }
     const std::uint32_t a[4] = {pack<T>(p[0][0], p[0][1]), pack<T>(p[0][2], p[0][3]), pack<T>(p[1][0], p[1][1]),

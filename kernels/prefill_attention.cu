@@ -93,18 +93,19 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
     const T* k_tile = kv_tiles + buffer * 2 * kKeyTile * kStride;
     float s[kKeyTile / 8][4];
     score_tile(q, k_tile, s);
-    // Only tiles across the diagonal, the window or the first visible key hide anything.
-    const bool masked = key0 + kKeyTile - 1 > first_position || key0 < first_key || window > 0;
+    // Only tiles across the diagonal, the window or the first visible key hide anything: the others
+    // skip the per-score position tests.
+    if (key0 + kKeyTile - 1 > first_position || key0 < first_key || window > 0) {
 #pragma unroll
-    for (int n = 0; n < kKeyTile / 8; ++n)
+      for (int n = 0; n < kKeyTile / 8; ++n)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const std::int64_t j = key0 + n * 8 + 2 * t + e % 2;
-        const std::int64_t p = position[e / 2];
-        const bool visible = !masked || (j <= p && j >= first_key && (window <= 0 || j > p - window));
-        s[n][e] = visible ? s[n][e] * scale_log2 : -INFINITY;
-      }
-    add_tile(softmax, s, k_tile + kKeyTile * kStride);
+        for (int e = 0; e < 4; ++e) {
+          const std::int64_t j = key0 + n * 8 + 2 * t + e % 2;
+          const std::int64_t p = position[e / 2];
+          if (j > p || j < first_key || (window > 0 && j <= p - window)) s[n][e] = -INFINITY;
+        }
+    }
+    add_tile(softmax, s, scale_log2, k_tile + kKeyTile * kStride);
     __syncthreads();  // this buffer is reloaded two tiles on
   }
   finish(softmax);

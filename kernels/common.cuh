@@ -91,9 +91,15 @@ inline __device__ float block_sum(float value) {
   return warp_sum(lane < warps ? partial[lane] : 0.0f);
 }
 
-// The cache slot of key j of a sequence with block table `table` and blocks of 2^page_shift tokens.
+// The cache slot of key j, whose page (cache block of 2^page_shift tokens) is `page`: its sequence's
+// block-table entry j >> page_shift.
+inline __device__ std::int64_t slot_in_page(std::int32_t page, int page_shift, std::int64_t j) {
+  return (static_cast<std::int64_t>(page) << page_shift) + (j & ((1 << page_shift) - 1));
+}
+
+// The cache slot of key j of a sequence with block table `table`.
 inline __device__ std::int64_t cache_slot(const std::int32_t* table, int page_shift, std::int64_t j) {
-  return (static_cast<std::int64_t>(table[j >> page_shift]) << page_shift) + (j & ((1 << page_shift) - 1));
+  return slot_in_page(table[j >> page_shift], page_shift, j);
 }
 
 // log2 of StepView::block_size (a power of two), for cache_slot.

@@ -94,7 +94,6 @@ inline __device__ void load_kv_tile(const T* keys, const T* values, const std::i
   constexpr int kPerThread = kKeys / kKeyStep;
   static_assert(kThreads % kChunks == 0 && kKeys % kKeyStep == 0, "threads must tile the keys' columns");
   const int c = threadIdx.x % kChunks, first = threadIdx.x / kChunks;
-  const int page_mask = (1 << page_shift) - 1;
   std::int32_t page[kPerThread];
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i) {
@@ -105,8 +104,7 @@ inline __device__ void load_kv_tile(const T* keys, const T* values, const std::i
   for (int i = 0; i < kPerThread; ++i) {
     const int key = first + i * kKeyStep;
     const std::int64_t j = key0 + key;
-    const std::int64_t slot = (static_cast<std::int64_t>(page[i]) << page_shift) + (j & page_mask);
-    const std::int64_t offset = slot * kv_width + head_offset + c * 8;
+    const std::int64_t offset = slot_in_page(page[i], page_shift, j) * kv_width + head_offset + c * 8;
     copy_async(k_tile + key * (kDim + 8) + c * 8, keys + offset, j < end);
     copy_async(v_tile + key * (kDim + 8) + c * 8, values + offset, j < end);
   }

@@ -53,8 +53,10 @@ void paged_attention(Element e, const void* qkv, std::int64_t row_width, const H
                      float scale, std::int64_t sliding_window, void* out, float* workspace, std::size_t workspace_bytes,
                      cudaStream_t stream);
 
-// 64 query rows of one sequence's prefill chunk, where a chunk of n tokens has n x (q heads per kv head)
-// rows: (token, q head) pairs of one kv head, flattened token-major.
+// Flattened (token, q head) rows of one kv head per tile: tile t of a chunk starts at row t * kPrefillTileRows.
+constexpr std::int32_t kPrefillTileRows = 128;
+// kPrefillTileRows query rows of one sequence's prefill chunk, where a chunk of n tokens has
+// n x (q heads per kv head) rows: (token, q head) pairs of one kv head, flattened token-major.
 struct PrefillTile {
   std::int32_t sequence;
   std::int32_t first_token;  // the chunk's first row of the step
@@ -63,7 +65,7 @@ struct PrefillTile {
 };
 // The number of tiles of a chunk of `tokens` tokens.
 inline std::int32_t prefill_tiles(std::int32_t tokens, const Heads& heads) {
-  return (tokens * (heads.q_heads / heads.kv_heads) + 63) / 64;
+  return (tokens * (heads.q_heads / heads.kv_heads) + kPrefillTileRows - 1) / kPrefillTileRows;
 }
 // Whether attention runs on the tensor cores for this head dim on the current GPU: head dims 64 and 128
 // on sm_80 and later. Then prefill chunks go to prefill_attention and paged_attention takes its mma kernel.

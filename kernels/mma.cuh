@@ -111,94 +111,124 @@ inline __device__ void load_kv_tile(const T* keys, const T* values, const std::i
   asm volatile("cp.async.commit_group;");
 }
 
-// FlashAttention-2's online softmax for one warp's 16 query rows, in registers: this lane's rows g and
-// g + 8 (g = lane / 4), their running max in log2 units of the scaled scores, this lane's columns' share
-// of each row's sum, and the unnormalised output.
-template <int kDim>
+// FlashAttention-2's online softmax for kRowTiles x 16 query rows of one warp, in registers: for each
+// 16-row tile, this lane's rows g and g + 8 (g = lane / 4), their running max in log2 units of the scaled
+// scores, this lane's columns' share of each row's sum, and the unnormalised output.
+template <int kDim, int kRowTiles = 1>
 struct OnlineSoftmax {
-  float output[kDim / 8][4] = {};
-  float max[2] = {-INFINITY, -INFINITY};
-  float sum[2] = {0.0f, 0.0f};
+  float output[kRowTiles][kDim / 8][4] = {};
+  float max[kRowTiles][2];
+  float sum[kRowTiles][2] = {};
+  __device__ OnlineSoftmax() {
+#pragma unroll
+    for (int r = 0; r < kRowTiles; ++r) max[r][0] = max[r][1] = -INFINITY;
+  }
 };
 
-// s = Q Kᵀ for the warp's rows (a operands `q`, kSteps of 16 dims) against kKeyTiles x 8 keys in
-// shared-memory rows of kSteps x 16 + 8 elements. One ldmatrix of 8 keys x 32 dims gives the b operands of
-// two steps.
-template <typename T, int kSteps, int kKeyTiles>
-inline __device__ void score_tile(const std::uint32_t (&q)[kSteps][4], const T* k_tile, float (&s)[kKeyTiles][4]) {
+// s = Q Kᵀ for the warp's kRowTiles x 16 rows against kKeyTiles x 8 keys (an even number) in shared-memory
+// rows of kSteps x 16 + 8 elements. `load_q(r, k, a)` gives the a operand of row tile r and 16-dim step k,
+// from registers or shared memory. Each ldmatrix of 16 keys x 16 dims gives the b operands of two key
+// tiles, for every row tile; one step at a time keeps the a operands in flight to 4 registers a row tile.
+template <typename T, int kSteps, int kRowTiles, int kKeyTiles, typename LoadQ>
+inline __device__ void score_tile(LoadQ load_q, const T* k_tile, float (&s)[kRowTiles][kKeyTiles][4]) {
+  static_assert(kKeyTiles % 2 == 0, "key tiles go in pairs");
   constexpr int kStride = kSteps * 16 + 8;
   const int lane = threadIdx.x % 32;
 #pragma unroll
-  for (int n = 0; n < kKeyTiles; ++n) {
+  for (int r = 0; r < kRowTiles; ++r)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) s[n][e] = 0.0f;
+    for (int n = 0; n < kKeyTiles; ++n)
 #pragma unroll
-    for (int k = 0; k < kSteps; k += 2) {
-      std::uint32_t b[4];
-      ldmatrix_x4(b, k_tile + (n * 8 + lane % 8) * kStride + k * 16 + lane / 8 * 8);
-      mma<T>(s[n], q[k], b[0], b[1]);
-      mma<T>(s[n], q[k + 1], b[2], b[3]);
+      for (int e = 0; e < 4; ++e) s[r][n][e] = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kSteps; ++k) {
+    std::uint32_t a[kRowTiles][4];
+#pragma unroll
+    for (int r = 0; r < kRowTiles; ++r) load_q(r, k, a[r]);
+#pragma unroll
+    for (int n = 0; n < kKeyTiles; n += 2) {
+      std::uint32_t b[4];  // keys n * 8 + (0..7), then (n + 1) * 8 + (0..7); dims 0..7, then 8..15 of each
+      ldmatrix_x4(b, k_tile + (n * 8 + lane / 16 * 8 + lane % 8) * kStride + k * 16 + lane / 8 % 2 * 8);
+#pragma unroll
+      for (int r = 0; r < kRowTiles; ++r) {
+        mma<T>(s[r][n], a[r], b[0], b[1]);
+        mma<T>(s[r][n + 1], a[r], b[2], b[3]);
+      }
     }
   }
 }
 
 // Folds a tile of raw scores (q·k, -INFINITY where hidden) into the softmax, in log2 units after scaling
 // by `scale_log2` (folded into the exponent's FFMA), then adds P V for the tile's values (rows of kDim + 8
-// elements). P goes from the score accumulators to the a operands of 16-key steps without leaving registers.
-template <typename T, int kDim, int kKeyTiles>
-inline __device__ void add_tile(OnlineSoftmax<kDim>& state, const float (&s)[kKeyTiles][4], float scale_log2,
-                                const T* v_tile) {
+// elements). P goes from the score accumulators to the a operands of 16-key steps without leaving
+// registers; each ldmatrix of values serves every row tile.
+template <typename T, int kDim, int kRowTiles, int kKeyTiles>
+inline __device__ void add_tile(OnlineSoftmax<kDim, kRowTiles>& state, const float (&s)[kRowTiles][kKeyTiles][4],
+                                float scale_log2, const T* v_tile) {
   constexpr int kStride = kDim + 8;
   const int lane = threadIdx.x % 32;
-  float base[2];
+  float base[kRowTiles][2];
 #pragma unroll
-  for (int h = 0; h < 2; ++h) {  // a row's columns are spread over the 4 lanes of its g
-    float tile_max = -INFINITY;
+  for (int r = 0; r < kRowTiles; ++r)
 #pragma unroll
-    for (int n = 0; n < kKeyTiles; ++n) tile_max = fmaxf(tile_max, fmaxf(s[n][2 * h], s[n][2 * h + 1]));
-    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
-    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
-    const float new_max = fmaxf(state.max[h], tile_max * scale_log2);
-    base[h] = new_max == -INFINITY ? 0.0f : new_max;  // a row with nothing visible yet stays at zero
-    const float alpha = exp2f(state.max[h] - base[h]);
-    state.max[h] = new_max;
-    state.sum[h] *= alpha;
+    for (int h = 0; h < 2; ++h) {  // a row's columns are spread over the 4 lanes of its g
+      float tile_max = -INFINITY;
 #pragma unroll
-    for (int n = 0; n < kDim / 8; ++n) {
-      state.output[n][2 * h] *= alpha;
-      state.output[n][2 * h + 1] *= alpha;
+      for (int n = 0; n < kKeyTiles; ++n) tile_max = fmaxf(tile_max, fmaxf(s[r][n][2 * h], s[r][n][2 * h + 1]));
+      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+      const float new_max = fmaxf(state.max[r][h], tile_max * scale_log2);
+      base[r][h] = new_max == -INFINITY ? 0.0f : new_max;  // a row with nothing visible yet stays at zero
+      const float alpha = exp2f(state.max[r][h] - base[r][h]);
+      state.max[r][h] = new_max;
+      state.sum[r][h] *= alpha;
+#pragma unroll
+      for (int n = 0; n < kDim / 8; ++n) {
+        state.output[r][n][2 * h] *= alpha;
+        state.output[r][n][2 * h + 1] *= alpha;
+      }
     }
-  }
 #pragma unroll
   for (int kk = 0; kk < kKeyTiles / 2; ++kk) {
-    float p[2][4];
+    std::uint32_t a[kRowTiles][4];
 #pragma unroll
-    for (int half = 0; half < 2; ++half)
+    for (int r = 0; r < kRowTiles; ++r) {
+      float p[2][4];
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        p[half][e] = exp2f(fmaf(s[2 * kk + half][e], scale_log2, -base[e / 2]));
-        state.sum[e / 2] += p[half][e];
-      }
-    const std::uint32_t a[4] = {pack<T>(p[0][0], p[0][1]), pack<T>(p[0][2], p[0][3]), pack<T>(p[1][0], p[1][1]),
-                                pack<T>(p[1][2], p[1][3])};
+      for (int half = 0; half < 2; ++half)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          p[half][e] = exp2f(fmaf(s[r][2 * kk + half][e], scale_log2, -base[r][e / 2]));
+          state.sum[r][e / 2] += p[half][e];
+        }
+      a[r][0] = pack<T>(p[0][0], p[0][1]);
+      a[r][1] = pack<T>(p[0][2], p[0][3]);
+      a[r][2] = pack<T>(p[1][0], p[1][1]);
+      a[r][3] = pack<T>(p[1][2], p[1][3]);
+    }
 #pragma unroll
     for (int n = 0; n < kDim / 8; n += 2) {
       std::uint32_t b[4];
       ldmatrix_x4_trans(b, v_tile + (kk * 16 + lane % 16) * kStride + n * 8 + lane / 16 * 8);
-      mma<T>(state.output[n], a, b[0], b[1]);
-      mma<T>(state.output[n + 1], a, b[2], b[3]);
+#pragma unroll
+      for (int r = 0; r < kRowTiles; ++r) {
+        mma<T>(state.output[r][n], a[r], b[0], b[1]);
+        mma<T>(state.output[r][n + 1], a[r], b[2], b[3]);
+      }
     }
   }
 }
 
 // Completes each row's sum over its 4 lanes, after the last tile.
-template <int kDim>
-inline __device__ void finish(OnlineSoftmax<kDim>& state) {
+template <int kDim, int kRowTiles>
+inline __device__ void finish(OnlineSoftmax<kDim, kRowTiles>& state) {
 #pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    state.sum[h] += __shfl_xor_sync(0xffffffffu, state.sum[h], 1);
-    state.sum[h] += __shfl_xor_sync(0xffffffffu, state.sum[h], 2);
-  }
+  for (int r = 0; r < kRowTiles; ++r)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      state.sum[r][h] += __shfl_xor_sync(0xffffffffu, state.sum[r][h], 1);
+      state.sum[r][h] += __shfl_xor_sync(0xffffffffu, state.sum[r][h], 2);
+    }
 }
 
 }  // namespace llmctl::kernels

@@ -285,12 +285,17 @@ __global__ void __launch_bounds__(32, 12)
     }
     __syncwarp();
     const T* k_tile = kv_tiles + buffer * 2 * kKeys * kStride;
-    float s[kKeys / 8][4];
-    score_tile(a_q, k_tile, s);
+    float s[1][kKeys / 8][4];
+    score_tile<T, kDim / 16>(
+        [&](int, int k, std::uint32_t(&a)[4]) {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) a[i] = a_q[k][i];
+        },
+        k_tile, s);
 #pragma unroll
     for (int n = 0; n < kKeys / 8; ++n)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) s[n][e] = key0 + n * 8 + 2 * q + e % 2 < end ? s[n][e] : -INFINITY;
+      for (int e = 0; e < 4; ++e) s[0][n][e] = key0 + n * 8 + 2 * q + e % 2 < end ? s[0][n][e] : -INFINITY;
     add_tile(softmax, s, scale_log2, k_tile + kKeys * kStride);
     __syncwarp();  // this buffer is reloaded two tiles on
   }
@@ -303,21 +308,21 @@ __global__ void __launch_bounds__(32, 12)
     const std::int64_t head = first_head + row;
     if (used == 1) {
       T* o = out + (t * heads.q_heads + head) * kDim;
-      const float inverse = 1.0f / softmax.sum[h];
+      const float inverse = 1.0f / softmax.sum[0][h];
 #pragma unroll
       for (int n = 0; n < kDimTiles; ++n)
         *reinterpret_cast<std::uint32_t*>(o + n * 8 + 2 * q) =
-            pack<T>(softmax.output[n][2 * h] * inverse, softmax.output[n][2 * h + 1] * inverse);
+            pack<T>(softmax.output[0][n][2 * h] * inverse, softmax.output[0][n][2 * h + 1] * inverse);
     } else {  // natural-log max, as the merge kernel reads it
       float* p = partials + ((static_cast<std::int64_t>(i) * heads.q_heads + head) * splits + split) * (kDim + 2);
 #pragma unroll
       for (int n = 0; n < kDimTiles; ++n) {
-        p[n * 8 + 2 * q] = softmax.output[n][2 * h];
-        p[n * 8 + 2 * q + 1] = softmax.output[n][2 * h + 1];
+        p[n * 8 + 2 * q] = softmax.output[0][n][2 * h];
+        p[n * 8 + 2 * q + 1] = softmax.output[0][n][2 * h + 1];
       }
       if (q == 0) {
-        p[kDim] = softmax.max[h] / kLog2e;
-        p[kDim + 1] = softmax.sum[h];
+        p[kDim] = softmax.max[0][h] / kLog2e;
+        p[kDim + 1] = softmax.sum[0][h];
       }
     }
   }

@@ -60,7 +60,7 @@ void run_case(const Heads& heads, std::int64_t window, const std::vector<Sequenc
     if (sequences[s].chunk == 1) single_rows.push_back(first);
     if (sequences[s].chunk > 1)
       for (int t = 0; t < kernels::prefill_tiles(sequences[s].chunk, heads); ++t)
-        tiles.push_back({static_cast<std::int32_t>(s), first, sequences[s].chunk, t * 64});
+        tiles.push_back({static_cast<std::int32_t>(s), first, sequences[s].chunk, t * kernels::kPrefillTileRows});
     context_lens.push_back(context);
   }
   // Random bf16 inputs; the whole cache (cached and new tokens) holds keys and values.

@@ -34,7 +34,8 @@ void StepMetadata::reserve(const StepLimits& limits, const HeadLayout& heads) {
   tiled_ = kernels::tensor_core_attention_supports(heads_.head_dim);
   // Every chunk's tiles cover its (token, q head) rows plus at most one partial tile.
   const std::int64_t prefill_capacity =
-      tiled_ ? limits.max_tokens * (heads.q_heads / heads.kv_heads) / 64 + limits.max_sequences + 1 : limits.max_tokens;
+      tiled_ ? limits.max_tokens * (heads.q_heads / heads.kv_heads) / kernels::kPrefillTileRows + limits.max_sequences + 1
+             : limits.max_tokens;
   const std::size_t tokens = static_cast<std::size_t>(limits.max_tokens);
   const std::size_t sequences = static_cast<std::size_t>(limits.max_sequences);
   std::size_t offset = 0;
@@ -111,7 +112,7 @@ void StepMetadata::write(const StepBatch& batch, cudaStream_t stream) {
       decode_rows[decode_count_++] = begin;
     } else if (tiled_) {
       for (std::int32_t t = 0; t < kernels::prefill_tiles(end - begin, heads_); ++t)
-        tiles[prefill_count_++] = {static_cast<std::int32_t>(s), begin, end - begin, t * 64};
+        tiles[prefill_count_++] = {static_cast<std::int32_t>(s), begin, end - begin, t * kernels::kPrefillTileRows};
     } else {
       for (std::int32_t row = begin; row < end; ++row) prefill_rows[prefill_count_++] = row;
     }

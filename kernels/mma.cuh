@@ -11,8 +11,17 @@
 
 namespace llmctl::kernels {
 
-// Scores are kept in log2 units (exp2f is one instruction).
+// Scores are kept in log2 units, so that each probability is one exp2.
 constexpr float kLog2e = 1.4426950408889634f;
+
+// 2^x as the one MUFU.EX2 instruction: exp2f without -ftz compiles to ex2.approx.f32, which keeps
+// subnormal results at the cost of a range test and two multiplies around it. Probabilities under
+// 2^-126 of the row's largest add nothing to a softmax, so they may flush to zero.
+inline __device__ float exp2_flush(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
 
 inline __device__ std::uint32_t shared_address(const void* p) {
   return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
@@ -179,7 +188,7 @@ inline __device__ void add_tile(OnlineSoftmax<kDim, kRowTiles>& state, const flo
       tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
       const float new_max = fmaxf(state.max[r][h], tile_max * scale_log2);
       base[r][h] = new_max == -INFINITY ? 0.0f : new_max;  // a row with nothing visible yet stays at zero
-      const float alpha = exp2f(state.max[r][h] - base[r][h]);
+      const float alpha = exp2_flush(state.max[r][h] - base[r][h]);
       state.max[r][h] = new_max;
       state.sum[r][h] *= alpha;
 #pragma unroll
@@ -198,7 +207,7 @@ inline __device__ void add_tile(OnlineSoftmax<kDim, kRowTiles>& state, const flo
       for (int half = 0; half < 2; ++half)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          p[half][e] = exp2f(fmaf(s[r][2 * kk + half][e], scale_log2, -base[r][e / 2]));
+          p[half][e] = exp2_flush(fmaf(s[r][2 * kk + half][e], scale_log2, -base[r][e / 2]));
           state.sum[r][e / 2] += p[half][e];
         }
       a[r][0] = pack<T>(p[0][0], p[0][1]);

@@ -111,7 +111,9 @@ void StepMetadata::write(const StepBatch& batch, cudaStream_t stream) {
     if (end - begin == 1) {
       decode_rows[decode_count_++] = begin;
     } else if (tiled_) {
-      for (std::int32_t t = 0; t < kernels::prefill_tiles(end - begin, heads_); ++t)
+      // Last tile first: a chunk's later tiles see more keys, and blocks start in list order, so the
+      // longest ones start first and the shortest fill the last wave.
+      for (std::int32_t t = kernels::prefill_tiles(end - begin, heads_) - 1; t >= 0; --t)
         tiles[prefill_count_++] = {static_cast<std::int32_t>(s), begin, end - begin, t * kernels::kPrefillTileRows};
     } else {
       for (std::int32_t row = begin; row < end; ++row) prefill_rows[prefill_count_++] = row;

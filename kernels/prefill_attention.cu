@@ -90,15 +90,15 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 
   int buffer = 0;
   for (int key0 = key_start; key0 <= last_position; key0 += kKeyTile, buffer ^= 1) {
-    if (key0 + kKeyTile <= last_position) {  // start the next tile, then wait for this one
+    // One barrier a tile: past it, this tile (the only copy in flight) is visible to every warp, and
+    // every warp is done with the other buffer, which then starts loading the next tile.
+    asm volatile("cp.async.wait_group 0;");
+    __syncthreads();
+    if (key0 + kKeyTile <= last_position) {
       T* next = kv_tiles + (buffer ^ 1) * 2 * kKeyTile * kStride;
       load_kv_tile<T, kDim, kKeyTile, kWarps * 32>(keys, values, table, page_shift, kv_width, head_offset,
                                                    key0 + kKeyTile, end, next, next + kKeyTile * kStride);
-      asm volatile("cp.async.wait_group 1;");
-    } else {
-      asm volatile("cp.async.wait_group 0;");
     }
-    __syncthreads();
     const T* k_tile = kv_tiles + buffer * 2 * kKeyTile * kStride;
     float s[kRowTiles][kKeyTile / 8][4];
     score_tile<T, kDim / 16>(load_q, k_tile, s);
@@ -117,7 +117,6 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
           }
     }
     add_tile(softmax, s, scale_log2, k_tile + kKeyTile * kStride);
-    __syncthreads();  // this buffer is reloaded two tiles on
   }
   finish(softmax);
 

@@ -3,6 +3,7 @@
 #include "common/error.hpp"
 #include "gemm.hpp"
 #include "kernels.hpp"
+#include "runtime/forward_workspace.hpp"
 #include "weights/dtype_convert.hpp"
 
 #include <fmt/format.h>
@@ -23,7 +24,6 @@ kernels::Heads heads_of(const HeadLayout& h) {
   return {static_cast<int>(h.q_heads), static_cast<int>(h.kv_heads), static_cast<int>(h.head_dim)};
 }
 
-constexpr std::size_t kGemmWorkspace = 32ull << 20;
 // Partial results of decode attention split over long contexts: about 12 MB at most on a GPU of 132
 // multiprocessors (kernels/paged_attention.cu), fewer splits where it would not fit.
 constexpr std::size_t kAttentionWorkspace = 16ull << 20;
@@ -64,7 +64,7 @@ void CudaBackend::synchronize(std::string_view what) {
 CudaBackend::CudaBackend(DType compute_dtype)
     : compute_dtype_(compute_dtype), stream_(create_stream(compute_dtype)), timer_(stream_) {
   try {
-    gemm_ = std::make_unique<kernels::Gemm>(kGemmWorkspace);
+    gemm_ = std::make_unique<kernels::Gemm>(kGemmWorkspaceBytes);
   } catch (const std::runtime_error& e) {
     cudaStreamDestroy(stream_);
     throw Error(fmt::format("CUDA: {}", e.what()));

@@ -24,4 +24,9 @@ int multiprocessor_count() {
   return count;
 }
 
+int shared_memory_per_block() {
+  static const int bytes = attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin);
+  return bytes;
+}
+
 }  // namespace llmctl::kernels

@@ -8,9 +8,10 @@
 // 16 rows a warp, with the same 8 warps per multiprocessor (two blocks: registers and shared memory both
 // allow two). The queries stay in shared memory and are loaded per tile. With head dim 128 the kernel
 // takes all 255 registers and spills a few dozen bytes; 32-key tiles, which do not spill, were 5% slower
-// on an H200 (1.01 against 0.96 ms for 8,192 tokens of Qwen2.5-7B's shape). Decode tokens (one query) stay
-// with paged_attention.cu, as do prefill rows on GPUs before sm_80 (no m16n8k16 mma; this kernel's
-// sm_75 code traps).
+// on an H200 (1.01 against 0.96 ms for 8,192 tokens of Qwen2.5-7B's shape), so they serve only GPUs
+// whose blocks cannot have the 104 KB of shared memory 64-key tiles need (sm_86, sm_89: 99 KB).
+// Decode tokens (one query) stay with paged_attention.cu, as do prefill rows on GPUs before sm_80 (no
+// m16n8k16 mma; this kernel's sm_75 code traps).
 #include "mma.cuh"
 
 #include <cstdint>
@@ -19,16 +20,15 @@ namespace llmctl::kernels {
 namespace {
 
 constexpr int kQueryTile = kPrefillTileRows;
-constexpr int kKeyTile = 64;
 constexpr int kWarps = 4;
 constexpr int kRowTiles = kQueryTile / kWarps / 16;  // 16-row mma tiles per warp
 // Shared-memory rows are padded by 16 bytes, so that the 8 rows an ldmatrix reads fall on different banks.
 __host__ __device__ constexpr int tile_stride(int dim) { return dim + 8; }
-__host__ __device__ constexpr std::size_t shared_bytes(int dim) {
-  return static_cast<std::size_t>(kQueryTile + 4 * kKeyTile) * tile_stride(dim) * 2;  // Q, then K and V twice
+__host__ __device__ constexpr std::size_t shared_bytes(int dim, int key_tile) {
+  return static_cast<std::size_t>(kQueryTile + 4 * key_tile) * tile_stride(dim) * 2;  // Q, then K and V twice
 }
 
-template <typename T, int kDim>
+template <typename T, int kDim, int kKeyTile>
 __global__ void __launch_bounds__(kWarps * 32, 2)
     prefill_attention_kernel(const T* qkv, std::int64_t row_width, Heads heads, const T* keys, const T* values,
                              StepView step, const PrefillTile* tiles, float scale, std::int64_t window, T* out) {
@@ -141,17 +141,27 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
 #endif
 }
 
-template <typename T, int kDim>
-void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys, const void* values,
-            const StepView& step, const PrefillTile* tiles, std::int64_t count, float scale, std::int64_t window, void* out,
-            cudaStream_t stream) {
-  const auto bytes = static_cast<int>(shared_bytes(kDim));
-  auto kernel = prefill_attention_kernel<T, kDim>;
+template <typename T, int kDim, int kKeyTile>
+void launch_tiles(const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys, const void* values,
+                  const StepView& step, const PrefillTile* tiles, std::int64_t count, float scale, std::int64_t window,
+                  void* out, cudaStream_t stream) {
+  const auto bytes = static_cast<int>(shared_bytes(kDim, kKeyTile));
+  auto kernel = prefill_attention_kernel<T, kDim, kKeyTile>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   const dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>(heads.kv_heads));
   kernel<<<grid, kWarps * 32, bytes, stream>>>(static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys),
                                                static_cast<const T*>(values), step, tiles, scale, window,
                                                static_cast<T*>(out));
+}
+
+template <typename T, int kDim>
+void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys, const void* values,
+            const StepView& step, const PrefillTile* tiles, std::int64_t count, float scale, std::int64_t window, void* out,
+            cudaStream_t stream) {
+  if (shared_bytes(kDim, 64) <= static_cast<std::size_t>(shared_memory_per_block()))
+    launch_tiles<T, kDim, 64>(qkv, row_width, heads, keys, values, step, tiles, count, scale, window, out, stream);
+  else
+    launch_tiles<T, kDim, 32>(qkv, row_width, heads, keys, values, step, tiles, count, scale, window, out, stream);
 }
 
 }  // namespace

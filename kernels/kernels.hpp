@@ -99,8 +99,12 @@ struct SampleResult {
   std::int32_t token;
   float logprob;  // log_softmax of the raw logits at `token`
 };
+// `workspace`: sample_workspace_bytes(count or more, vocab), zeroed before the first call (each call
+// leaves it ready for the next).
+std::size_t sample_workspace_bytes(std::int64_t rows, std::int64_t vocab);
 void sample_rows(const float* logits, std::int64_t vocab, const SampleRequest* requests, std::int64_t count,
-                 SampleResult* results, cudaStream_t stream);
+                 SampleResult* results, void* workspace, cudaStream_t stream);
+// out[i] = x[rows[i]], for rows of `row_bytes`, a multiple of 16.
 void gather_rows(const void* x, std::int64_t row_bytes, const std::int32_t* rows, std::int64_t count, void* out,
                  cudaStream_t stream);
 

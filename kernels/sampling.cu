@@ -1,5 +1,7 @@
-// Sampling on the GPU for rows that need only a temperature: one block per row reads its logits once
-// for the maximum, the sum of exponentials (the sampled token's logprob) and the Gumbel-max winner.
+// Sampling on the GPU for rows that need only a temperature, by the Gumbel-max trick. A row's logits are
+// read once, in slices of kSliceElements over as many blocks: each block finds its slice's maximum, sum
+// of exponentials (for the sampled token's logprob) and Gumbel-max winner; the last block of a row to
+// finish merges the slices in order (so the result does not depend on which finished first).
 #include "common.cuh"
 
 #include <cfloat>
@@ -7,7 +9,9 @@
 namespace llmctl::kernels {
 namespace {
 
-constexpr int kThreads = 1024;
+constexpr int kThreads = 256;
+constexpr int kPerThread = 32;  // logits per thread and slice, all requested before the first is used
+constexpr int kSliceElements = kThreads * kPerThread;
 
 // In [2^-24, 1 - 2^-24], exactly: 23 bits plus a half stay representable in a float. (24 bits plus a
 // half rounded the top values to 1.0, whose -log(-log(u)) is +inf: one token in 2^24 won whatever its
@@ -24,28 +28,52 @@ struct Best {
 
 __device__ Best better(Best a, Best b) { return (b.score > a.score || (b.score == a.score && b.token < a.token)) ? b : a; }
 
-__global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, std::int64_t vocab,
-                                                          const SampleRequest* requests, SampleResult* results) {
+// What a slice of a row leaves for the merge: its maximum logit, the sum of exp(logit - maximum) over it,
+// and its winner.
+struct Slice {
+  float max_logit;
+  float sum;
+  Best best;
+};
+
+__device__ Slice merge(const Slice& a, const Slice& b) {
+  const float m = fmaxf(a.max_logit, b.max_logit);
+  return {m, a.sum * __expf(a.max_logit - m) + b.sum * __expf(b.max_logit - m), better(a.best, b.best)};
+}
+
+// blockIdx.x: the row (request), blockIdx.y: the slice. `slices` holds gridDim.y partial results per row,
+// `done` a zeroed counter per row that the last block resets.
+__global__ void __launch_bounds__(kThreads)
+    sample_kernel(const float* logits, std::int64_t vocab, const SampleRequest* requests, Slice* slices,
+                  unsigned* done, SampleResult* results) {
   const SampleRequest request = requests[blockIdx.x];
   const float* row = logits + static_cast<std::int64_t>(request.row) * vocab;
   const bool greedy = request.temperature <= 0.0f;
   const float inverse_temperature = greedy ? 1.0f : 1.0f / request.temperature;
+  const std::int64_t begin = static_cast<std::int64_t>(blockIdx.y) * kSliceElements;
+  float values[kPerThread];
+#pragma unroll
+  for (int k = 0; k < kPerThread; ++k) {
+    const std::int64_t i = begin + k * kThreads + threadIdx.x;
+    values[k] = i < vocab ? row[i] : -FLT_MAX;
+  }
   float max_logit = -FLT_MAX;
   Best best{-FLT_MAX, 0x7fffffff};
-  for (std::int64_t i = threadIdx.x; i < vocab; i += kThreads) {
-    const float logit = row[i];
-    max_logit = fmaxf(max_logit, logit);
+#pragma unroll
+  for (int k = 0; k < kPerThread; ++k) {
+    const std::int64_t i = begin + k * kThreads + threadIdx.x;
+    if (i >= vocab) break;
+    max_logit = fmaxf(max_logit, values[k]);
     // Precise logarithms: __logf's absolute error near 1 (about 2^-21) can make -log(u) zero or negative.
-    const float score = greedy ? logit : logit * inverse_temperature - logf(-logf(uniform(request.seed, static_cast<std::uint64_t>(i))));
+    const float score = greedy ? values[k] : values[k] * inverse_temperature - logf(-logf(uniform(request.seed, i)));
     best = better(best, {score, static_cast<std::int32_t>(i)});
   }
-  // Block reductions: the maximum and the winner.
+  // The slice's maximum and winner, then its sum of exponentials.
   __shared__ float maxima[kThreads / 32];
   __shared__ Best winners[kThreads / 32];
   for (int offset = 16; offset > 0; offset /= 2) {
     max_logit = fmaxf(max_logit, __shfl_xor_sync(0xffffffffu, max_logit, offset));
-    const Best other{__shfl_xor_sync(0xffffffffu, best.score, offset), __shfl_xor_sync(0xffffffffu, best.token, offset)};
-    best = better(best, other);
+    best = better(best, {__shfl_xor_sync(0xffffffffu, best.score, offset), __shfl_xor_sync(0xffffffffu, best.token, offset)});
   }
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   if (lane == 0) {
@@ -53,29 +81,56 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, s
     winners[warp] = best;
   }
   __syncthreads();
+  for (int w = 0; w < kThreads / 32; ++w) {
+    max_logit = fmaxf(max_logit, maxima[w]);
+    best = better(best, winners[w]);
+  }
+  float sum = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kPerThread; ++k)
+    if (begin + k * kThreads + threadIdx.x < vocab) sum += __expf(values[k] - max_logit);
+  sum = block_sum(sum);
+
+  __shared__ bool last;
   if (threadIdx.x == 0) {
-    for (int w = 1; w < kThreads / 32; ++w) {
-      maxima[0] = fmaxf(maxima[0], maxima[w]);
-      winners[0] = better(winners[0], winners[w]);
-    }
+    slices[blockIdx.x * gridDim.y + blockIdx.y] = {max_logit, sum, best};
+    __threadfence();  // the slice is visible before the count says so
+    last = atomicAdd(&done[blockIdx.x], 1u) == gridDim.y - 1;
   }
   __syncthreads();
-  const float m = maxima[0];
-  float sum = 0.0f;
-  for (std::int64_t i = threadIdx.x; i < vocab; i += kThreads) sum += __expf(row[i] - m);
-  sum = block_sum(sum);
-  if (threadIdx.x == 0) {
-    const std::int32_t token = winners[0].token;
-    results[blockIdx.x] = {token, row[token] - m - __logf(sum)};
+  if (!last || threadIdx.x != 0) return;
+  __threadfence();
+  Slice total{-FLT_MAX, 0.0f, {-FLT_MAX, 0x7fffffff}};
+  for (unsigned s = 0; s < gridDim.y; ++s) {
+    const Slice* slice = slices + blockIdx.x * gridDim.y + s;
+    total = merge(total, {__ldcg(&slice->max_logit), __ldcg(&slice->sum),
+                          {__ldcg(&slice->best.score), __ldcg(&slice->best.token)}});
   }
+  const std::int32_t token = total.best.token < vocab ? total.best.token : 0;  // none: every logit -inf or NaN
+  results[blockIdx.x] = {token, row[token] - total.max_logit - __logf(total.sum)};
+  done[blockIdx.x] = 0;  // ready for the next call
 }
+
+// Counters first, as many as the rows rounded up to 4 (zeroed once, when the workspace is allocated),
+// then the slices.
+std::int64_t counters(std::int64_t rows) { return (rows + 3) / 4 * 4; }
 
 }  // namespace
 
+std::size_t sample_workspace_bytes(std::int64_t rows, std::int64_t vocab) {
+  const std::int64_t slices = (vocab + kSliceElements - 1) / kSliceElements;
+  return static_cast<std::size_t>(counters(rows)) * sizeof(unsigned) +
+         static_cast<std::size_t>(rows * slices) * sizeof(Slice);
+}
+
 void sample_rows(const float* logits, std::int64_t vocab, const SampleRequest* requests, std::int64_t count,
-                 SampleResult* results, cudaStream_t stream) {
+                 SampleResult* results, void* workspace, cudaStream_t stream) {
   if (count == 0) return;
-  sample_kernel<<<static_cast<unsigned>(count), kThreads, 0, stream>>>(logits, vocab, requests, results);
+  const std::int64_t slices = (vocab + kSliceElements - 1) / kSliceElements;
+  auto* done = static_cast<unsigned*>(workspace);
+  auto* partial = reinterpret_cast<Slice*>(done + counters(count));
+  sample_kernel<<<dim3(static_cast<unsigned>(count), static_cast<unsigned>(slices)), kThreads, 0, stream>>>(
+      logits, vocab, requests, partial, done, results);
   check_launch("sample_rows");
 }
 

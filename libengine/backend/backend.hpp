@@ -94,8 +94,8 @@ class Backend {
   // Copies rows of an f32 tensor to host memory, one after another.
   virtual void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) = 0;
 
-  // Called once, before the first step, with the largest step and the model's heads.
-  virtual void reserve_steps(const StepLimits& limits, const HeadLayout& heads) = 0;
+  // Called once, before the first step, with the largest step, the model's heads and its vocabulary size.
+  virtual void reserve_steps(const StepLimits& limits, const HeadLayout& heads, std::int64_t vocab_size) = 0;
   // Called once at the start of each forward step, before the operations that read `batch` (the CUDA
   // backend copies its token ids, positions, slots and block tables to the device here).
   virtual void prepare_step(const StepBatch& batch) = 0;

@@ -23,7 +23,7 @@ DecoderModel::DecoderModel(const ModelConfig& config, ModelWeights weights, Back
 
   const DType dtype = backend.compute_dtype();
   const auto h = heads();
-  backend.reserve_steps(limits, h);
+  backend.reserve_steps(limits, h, config.vocab_size);
   residual_ = backend.allocate(dtype, max_tokens, config.hidden_size);
   normed_ = backend.allocate(dtype, max_tokens, config.hidden_size);
   qkv_ = backend.allocate(dtype, max_tokens, h.q_width() + 2 * h.kv_width());

@@ -20,7 +20,7 @@ class CpuBackend final : public Backend {
   bool samples_on_device() const override { return false; }
   void sample_on_device(const Tensor&, std::span<const DeviceSample>, std::span<DeviceSampled>) override {}
   void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) override;
-  void reserve_steps(const StepLimits&, const HeadLayout&) override {}
+  void reserve_steps(const StepLimits&, const HeadLayout&, std::int64_t) override {}
   void prepare_step(const StepBatch&) override {}
   void run_graph(std::int64_t, const std::function<void()>& enqueue) override { enqueue(); }
   void set_profiling(bool on) override;

@@ -135,7 +135,7 @@ void CudaBackend::sample_on_device(const Tensor& logits, std::span<const DeviceS
         "sampling requests");
   run("sample", [&] {
     kernels::sample_rows(logits.as<const float>(), logits.cols, device_requests, static_cast<std::int64_t>(rows.size()),
-                         device_results, stream_);
+                         device_results, device_results + sample_capacity_, stream_);
   });
   check(cudaMemcpyAsync(host_results, device_results, rows.size() * sizeof(DeviceSampled), cudaMemcpyDeviceToHost, stream_),
         "sampled tokens");
@@ -152,16 +152,20 @@ void CudaBackend::download_rows(const Tensor& source, std::span<const std::int32
   synchronize("the step");
 }
 
-void CudaBackend::reserve_steps(const StepLimits& limits, const HeadLayout& heads) {
+void CudaBackend::reserve_steps(const StepLimits& limits, const HeadLayout& heads, std::int64_t vocab_size) {
   step_.reserve(limits, heads);
   sample_capacity_ = static_cast<std::size_t>(limits.max_sequences);
+  // Requests and results, then the sampling kernel's workspace.
   const std::size_t bytes = sample_capacity_ * (sizeof(DeviceSample) + sizeof(DeviceSampled));
+  const std::size_t device_bytes = bytes + kernels::sample_workspace_bytes(limits.max_sequences, vocab_size);
   void* host = nullptr;
-  if (cudaHostAlloc(&host, bytes, cudaHostAllocDefault) != cudaSuccess || cudaMalloc(&sample_device_, bytes) != cudaSuccess ||
+  if (cudaHostAlloc(&host, bytes, cudaHostAllocDefault) != cudaSuccess ||
+      cudaMalloc(&sample_device_, device_bytes) != cudaSuccess || cudaMemset(sample_device_, 0, device_bytes) != cudaSuccess ||
       cudaMalloc(&attention_workspace_, kAttentionWorkspace) != cudaSuccess) {
     if (host) cudaFreeHost(host);
     cudaGetLastError();
-    throw Error(fmt::format("out of GPU memory allocating {} bytes for sampling and attention", bytes + kAttentionWorkspace));
+    throw Error(fmt::format("out of GPU memory allocating {} bytes for sampling and attention",
+                            device_bytes + kAttentionWorkspace));
   }
   sample_host_ = static_cast<DeviceSample*>(host);
 }

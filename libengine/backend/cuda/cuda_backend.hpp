@@ -37,7 +37,7 @@ class CudaBackend final : public Backend {
   bool samples_on_device() const override { return true; }
   void sample_on_device(const Tensor& logits, std::span<const DeviceSample> rows, std::span<DeviceSampled> out) override;
   void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) override;
-  void reserve_steps(const StepLimits& limits, const HeadLayout& heads) override;
+  void reserve_steps(const StepLimits& limits, const HeadLayout& heads, std::int64_t vocab_size) override;
   void prepare_step(const StepBatch& batch) override;
   void run_graph(std::int64_t key, const std::function<void()>& enqueue) override;
   void set_profiling(bool on) override { timer_.set(on); }

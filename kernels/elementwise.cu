@@ -10,11 +10,13 @@ namespace {
 
 constexpr int kRowThreads = 256;
 
+// 16-byte copies: widths are multiples of 8 elements (row_threads).
 template <typename T>
 __global__ void embed_kernel(const T* table, std::int64_t width, const std::int32_t* ids, T* out) {
-  const std::int64_t t = blockIdx.x;
-  const T* row = table + static_cast<std::int64_t>(ids[t]) * width;
-  for (std::int64_t i = threadIdx.x; i < width; i += blockDim.x) out[t * width + i] = row[i];
+  const std::int64_t t = blockIdx.x, vectors = width / 8;
+  const auto* row = reinterpret_cast<const int4*>(table + static_cast<std::int64_t>(ids[t]) * width);
+  auto* to = reinterpret_cast<int4*>(out + t * width);
+  for (std::int64_t v = threadIdx.x; v < vectors; v += blockDim.x) to[v] = row[v];
 }
 
 // Row kernels hold a row in registers as 16-byte vectors of 8 elements, at most kRowVectors per thread;
@@ -45,10 +47,20 @@ __device__ void store8(T* p, const float (&v)[8]) {
   *reinterpret_cast<int4*>(p) = packed;
 }
 
-// out = weight * (x / rms(x)) for the row held in `values` (vectors threadIdx.x + k * blockDim.x), as
-// vLLM's fused kernel: the product in f32, rounded once.
+// The row vectors threadIdx.x + k * blockDim.x of `row` (the norm weight, or an activation row).
 template <typename T>
-__device__ void normalize_row(float (&values)[kRowVectors][8], const T* weight, float eps, std::int64_t cols, T* out) {
+__device__ void load_row(const T* row, std::int64_t cols, float (&values)[kRowVectors][8]) {
+#pragma unroll
+  for (int k = 0; k < kRowVectors; ++k)
+    if (threadIdx.x + k * blockDim.x < cols / 8) load8(row + (threadIdx.x + k * blockDim.x) * 8, values[k]);
+}
+
+// out = weight * (x / rms(x)) for the row held in `values` (vectors threadIdx.x + k * blockDim.x), as
+// vLLM's fused kernel: the product in f32, rounded once. The weight was loaded with the row, so that its
+// latency is not added to the reduction's.
+template <typename T>
+__device__ void normalize_row(float (&values)[kRowVectors][8], const float (&weight)[kRowVectors][8], float eps,
+                              std::int64_t cols, T* out) {
   const std::int64_t vectors = cols / 8;
   float sum = 0.0f;
 #pragma unroll
@@ -61,10 +73,8 @@ __device__ void normalize_row(float (&values)[kRowVectors][8], const T* weight, 
   for (int k = 0; k < kRowVectors; ++k) {
     const std::int64_t v = threadIdx.x + k * blockDim.x;
     if (v >= vectors) continue;
-    float w[8];
-    load8(weight + v * 8, w);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) values[k][i] = values[k][i] * scale * w[i];
+    for (int i = 0; i < 8; ++i) values[k][i] = values[k][i] * scale * weight[k][i];
     store8(out + v * 8, values[k]);
   }
 }
@@ -73,11 +83,10 @@ template <typename T>
 __global__ void rms_norm_kernel(const T* x, const T* weight, float eps, std::int64_t cols, T* out) {
   let_next_kernel_start();  // a skinny GEMM may start streaming its weights
   const std::int64_t r = blockIdx.x;
-  float values[kRowVectors][8];
-#pragma unroll
-  for (int k = 0; k < kRowVectors; ++k)
-    if (threadIdx.x + k * blockDim.x < cols / 8) load8(x + r * cols + (threadIdx.x + k * blockDim.x) * 8, values[k]);
-  normalize_row(values, weight, eps, cols, out + r * cols);
+  float values[kRowVectors][8], w[kRowVectors][8];
+  load_row(weight, cols, w);
+  load_row(x + r * cols, cols, values);
+  normalize_row(values, w, eps, cols, out + r * cols);
 }
 
 // The sum is rounded to T before it is normalised, as transformers adds the residual in the model's type.
@@ -85,19 +94,19 @@ template <typename T>
 __global__ void add_rms_norm_kernel(T* residual, const T* x, const T* weight, float eps, std::int64_t cols, T* out) {
   let_next_kernel_start();
   const std::int64_t r = blockIdx.x;
-  float values[kRowVectors][8];
+  float values[kRowVectors][8], add[kRowVectors][8], w[kRowVectors][8];
+  load_row(weight, cols, w);
+  load_row(residual + r * cols, cols, values);
+  load_row(x + r * cols, cols, add);
 #pragma unroll
   for (int k = 0; k < kRowVectors; ++k) {
     const std::int64_t v = threadIdx.x + k * blockDim.x;
     if (v >= cols / 8) continue;
-    float add[8];
-    load8(residual + r * cols + v * 8, values[k]);
-    load8(x + r * cols + v * 8, add);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) values[k][i] = to_float(from_float<T>(values[k][i] + add[i]));
+    for (int i = 0; i < 8; ++i) values[k][i] = to_float(from_float<T>(values[k][i] + add[k][i]));
     store8(residual + r * cols + v * 8, values[k]);
   }
-  normalize_row(values, weight, eps, cols, out + r * cols);
+  normalize_row(values, w, eps, cols, out + r * cols);
 }
 
 // One warp per head.
@@ -119,8 +128,10 @@ __global__ void head_rms_norm_kernel(T* qkv, std::int64_t row_width, Heads heads
   for (int i = lane; i < heads.head_dim; i += 32) x[i] = from_float<T>(to_float(x[i]) * scale * to_float(weight[i]));
 }
 
-// One block per token: a thread per rotated pair (x1, x2) = (x[i], x[i + half]) of the q and k heads, the
-// k pairs also stored in the token's cache slot; then the v heads copied there.
+// A thread per rotated pair (x1, x2) = (x[i], x[i + half]) of the q and k heads of a token, the k pairs
+// also stored in the token's cache slot, then a thread per element of its v heads, copied there;
+// blockIdx.x is the token, blockIdx.y a slice of its pairs and elements (all in one round of loads:
+// one token is a single-sequence decode step).
 template <typename T>
 __global__ void rotary_write_kv_kernel(T* qkv, std::int64_t row_width, Heads heads, const float* cos_sin,
                                        const std::int32_t* positions, T* keys, T* values, const std::int64_t* slots) {
@@ -128,29 +139,30 @@ __global__ void rotary_write_kv_kernel(T* qkv, std::int64_t row_width, Heads hea
   const int half = heads.head_dim / 2;
   const int pairs = (heads.q_heads + heads.kv_heads) * half;
   const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * heads.head_dim;
+  const int p = blockIdx.y * blockDim.x + threadIdx.x;
   const std::int64_t slot = slots[t];  // -1: padding of a graph's batch
-  const float* angles = cos_sin + static_cast<std::int64_t>(positions[t]) * heads.head_dim;
   T* row = qkv + t * row_width;
-  for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
-    const int head = p / half;
-    const int i = p % half;
-    T* x = row + static_cast<std::int64_t>(head) * heads.head_dim;
-    const float x1 = to_float(x[i]);
-    const float x2 = to_float(x[i + half]);
-    const float c = angles[i];
-    const float s = angles[half + i];
-    const T y1 = from_float<T>(x1 * c - x2 * s), y2 = from_float<T>(x2 * c + x1 * s);
-    x[i] = y1;
-    x[i + half] = y2;
-    if (head >= heads.q_heads && slot >= 0) {
-      T* k = keys + slot * kv_width + static_cast<std::int64_t>(head - heads.q_heads) * heads.head_dim;
-      k[i] = y1;
-      k[i + half] = y2;
-    }
+  if (p >= pairs) {
+    const std::int64_t i = p - pairs;
+    if (slot >= 0 && i < kv_width) values[slot * kv_width + i] = row[(heads.q_heads + heads.kv_heads) * heads.head_dim + i];
+    return;
   }
-  if (slot < 0) return;
-  const T* v = row + static_cast<std::int64_t>(heads.q_heads + heads.kv_heads) * heads.head_dim;
-  for (std::int64_t i = threadIdx.x; i < kv_width; i += blockDim.x) values[slot * kv_width + i] = v[i];
+  const int head = p / half;
+  const int i = p % half;
+  const float* angles = cos_sin + static_cast<std::int64_t>(positions[t]) * heads.head_dim;
+  T* x = row + static_cast<std::int64_t>(head) * heads.head_dim;
+  const float x1 = to_float(x[i]);
+  const float x2 = to_float(x[i + half]);
+  const float c = angles[i];
+  const float s = angles[half + i];
+  const T y1 = from_float<T>(x1 * c - x2 * s), y2 = from_float<T>(x2 * c + x1 * s);
+  x[i] = y1;
+  x[i + half] = y2;
+  if (head >= heads.q_heads && slot >= 0) {
+    T* k = keys + slot * kv_width + static_cast<std::int64_t>(head - heads.q_heads) * heads.head_dim;
+    k[i] = y1;
+    k[i + half] = y2;
+  }
 }
 
 // 8 elements per thread, over all rows at once (a single row would leave most of the GPU idle).
@@ -169,10 +181,11 @@ __global__ void silu_mul_kernel(const T* gate_up, std::int64_t width, std::int64
   }
 }
 
-__global__ void gather_rows_kernel(const unsigned char* x, std::int64_t row_bytes, const std::int32_t* rows, unsigned char* out) {
+// 16-byte copies: rows are multiples of 16 bytes (gather_rows).
+__global__ void gather_rows_kernel(const int4* x, std::int64_t row_vectors, const std::int32_t* rows, int4* out) {
   const std::int64_t r = blockIdx.x;
-  const unsigned char* source = x + static_cast<std::int64_t>(rows[r]) * row_bytes;
-  for (std::int64_t i = threadIdx.x; i < row_bytes; i += blockDim.x) out[r * row_bytes + i] = source[i];
+  const int4* source = x + static_cast<std::int64_t>(rows[r]) * row_vectors;
+  for (std::int64_t v = threadIdx.x; v < row_vectors; v += blockDim.x) out[r * row_vectors + v] = source[v];
 }
 
 template <typename T>
@@ -194,6 +207,7 @@ void fill_uniform(Element e, void* tensor, std::int64_t count, std::uint64_t see
 }
 
 void embed(Element e, const void* table, std::int64_t width, const StepView& step, void* out, cudaStream_t stream) {
+  if (width % 8 != 0) throw std::runtime_error("embed: the width must be a multiple of 8");
   LLMCTL_DISPATCH(e, embed_kernel<T><<<step.num_tokens, kRowThreads, 0, stream>>>(static_cast<const T*>(table), width,
                                                                                  step.token_ids, static_cast<T*>(out));)
   check_launch("embed");
@@ -226,7 +240,9 @@ void head_rms_norm(Element e, void* qkv, std::int64_t rows, std::int64_t row_wid
 
 void rotary_write_kv(Element e, void* qkv, std::int64_t row_width, const Heads& heads, const float* cos_sin,
                      void* keys, void* values, const StepView& step, cudaStream_t stream) {
-  LLMCTL_DISPATCH(e, rotary_write_kv_kernel<T><<<step.num_tokens, kRowThreads, 0, stream>>>(
+  const std::int64_t items = (heads.q_heads + heads.kv_heads) * (heads.head_dim / 2) + heads.kv_heads * heads.head_dim;
+  const dim3 grid(static_cast<unsigned>(step.num_tokens), static_cast<unsigned>((items + kRowThreads - 1) / kRowThreads));
+  LLMCTL_DISPATCH(e, rotary_write_kv_kernel<T><<<grid, kRowThreads, 0, stream>>>(
                          static_cast<T*>(qkv), row_width, heads, cos_sin, step.positions, static_cast<T*>(keys),
                          static_cast<T*>(values), step.slot_mapping);)
   check_launch("rotary_write_kv");
@@ -245,8 +261,9 @@ void silu_mul(Element e, const void* gate_up, std::int64_t rows, std::int64_t wi
 void gather_rows(const void* x, std::int64_t row_bytes, const std::int32_t* rows, std::int64_t count, void* out,
                  cudaStream_t stream) {
   if (count == 0) return;
-  gather_rows_kernel<<<count, kRowThreads, 0, stream>>>(static_cast<const unsigned char*>(x), row_bytes, rows,
-                                                        static_cast<unsigned char*>(out));
+  if (row_bytes % 16 != 0) throw std::runtime_error("gather_rows: rows must be multiples of 16 bytes");
+  gather_rows_kernel<<<count, kRowThreads, 0, stream>>>(static_cast<const int4*>(x), row_bytes / 16, rows,
+                                                        static_cast<int4*>(out));
   check_launch("gather_rows");
 }
 

@@ -332,9 +332,15 @@ __global__ void __launch_bounds__(32, 12)
 }
 
 // Merges the splits of each (token, q head) whose context was split: softmax-weighted by each split's max.
+// Thread s first reads split s's max and sum (kMaxSplits <= kThreads), so that the reads of every split
+// are in flight at once; then each thread sums one output element over the splits.
 template <typename T>
-__global__ void merge_splits_kernel(Heads heads, StepView step, const std::int32_t* token_rows, int splits, int tile,
-                                    std::int64_t window, const float* partials, T* out) {
+__global__ void __launch_bounds__(kThreads) merge_splits_kernel(Heads heads, StepView step, const std::int32_t* token_rows,
+                                                                int splits, int tile, std::int64_t window,
+                                                                const float* partials, T* out) {
+  static_assert(kMaxSplits <= kThreads);
+  __shared__ float weights[kMaxSplits];
+  __shared__ float maxima[kThreads / 32];
   let_next_kernel_start();
   const int i = blockIdx.x;
   const int h = blockIdx.y;
@@ -346,14 +352,23 @@ __global__ void merge_splits_kernel(Heads heads, StepView step, const std::int32
   if (used == 1) return;  // written by the attention kernel
   const int dim = heads.head_dim;
   const float* p = partials + (static_cast<std::int64_t>(i) * heads.q_heads + h) * splits * (dim + 2);
-  float total_max = -FLT_MAX;
-  for (int s = 0; s < used; ++s) total_max = fmaxf(total_max, p[s * (dim + 2) + dim]);
-  float total = 0.0f;
-  for (int s = 0; s < used; ++s) total += p[s * (dim + 2) + dim + 1] * __expf(p[s * (dim + 2) + dim] - total_max);
+  const int s = threadIdx.x;
+  const float split_max = s < used ? p[s * (dim + 2) + dim] : -FLT_MAX;
+  const float split_sum = s < used ? p[s * (dim + 2) + dim + 1] : 0.0f;
+  float total_max = split_max;
+  for (int offset = 16; offset > 0; offset /= 2) total_max = fmaxf(total_max, __shfl_xor_sync(0xffffffffu, total_max, offset));
+  if (s % 32 == 0) maxima[s / 32] = total_max;
+  __syncthreads();
+  for (int w = 0; w < kThreads / 32; ++w) total_max = fmaxf(total_max, maxima[w]);
+  const float weight = s < used ? __expf(split_max - total_max) : 0.0f;
+  const float total = block_sum(split_sum * weight);
+  if (s < used) weights[s] = weight / total;
+  __syncthreads();
   for (int d = threadIdx.x; d < dim; d += blockDim.x) {
     float value = 0.0f;
-    for (int s = 0; s < used; ++s) value += p[s * (dim + 2) + d] * __expf(p[s * (dim + 2) + dim] - total_max);
-    out[(t * heads.q_heads + h) * dim + d] = from_float<T>(value / total);
+#pragma unroll 8
+    for (int k = 0; k < used; ++k) value += p[k * (dim + 2) + d] * weights[k];
+    out[(t * heads.q_heads + h) * dim + d] = from_float<T>(value);
   }
 }
 
@@ -402,7 +417,7 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const v
         static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys), static_cast<const T*>(values), step,
         token_rows, heads_per_block, splits, scale, window, static_cast<T*>(out), workspace);
   if (splits > 1)  // split sizes are whole tiles of the kernel that ran
-    merge_splits_kernel<T><<<dim3(static_cast<unsigned>(count), static_cast<unsigned>(heads.q_heads)), 128, 0, stream>>>(
+    merge_splits_kernel<T><<<dim3(static_cast<unsigned>(count), static_cast<unsigned>(heads.q_heads)), kThreads, 0, stream>>>(
         heads, step, token_rows, splits, on_tensor_cores ? kMmaTileKeys : tile_keys(kMaxDim), window, workspace,
         static_cast<T*>(out));
 }

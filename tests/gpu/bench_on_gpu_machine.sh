@@ -27,11 +27,14 @@ if [[ $parts == *" tests "* ]]; then
   step gpu_engine gpu_engine_test
   step gpu_attention gpu_attention_test
   step gpu_skinny_gemm gpu_skinny_gemm_test
+  step gpu_sampling gpu_sampling_test
+  step gpu_runtime gpu_runtime_test
 fi
 if [[ $parts == *" memcheck "* ]]; then
   step memcheck-attention compute-sanitizer --tool memcheck --error-exitcode 1 gpu_attention_test
   step memcheck-engine compute-sanitizer --tool memcheck --error-exitcode 1 gpu_engine_test
   step memcheck-skinny-gemm compute-sanitizer --tool memcheck --error-exitcode 1 gpu_skinny_gemm_test
+  step memcheck-sampling compute-sanitizer --tool memcheck --error-exitcode 1 gpu_sampling_test
   grep -h "ERROR SUMMARY" "$logs"/memcheck-*.log
 fi
 if [[ $parts == *" linear "* ]]; then

@@ -6,6 +6,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cfloat>
+
 #include <stdexcept>
 #include <string>
 
@@ -72,24 +74,38 @@ inline __device__ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// The sum of `value` over the warp, returned to every lane.
-inline __device__ float warp_sum(float value) {
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+struct Add {
+  __device__ float operator()(float a, float b) const { return a + b; }
+};
+struct Max {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// `value` reduced by `op` over the warp, returned to every lane.
+template <typename Op>
+inline __device__ float warp_reduce(float value, Op op) {
+  for (int offset = 16; offset > 0; offset /= 2) value = op(value, __shfl_xor_sync(0xffffffffu, value, offset));
   return value;
 }
 
-// The sum of `value` over the block (blockDim.x a multiple of 32, at most 1024), returned to every thread.
-inline __device__ float block_sum(float value) {
+// `value` reduced by `op` (whose identity is `identity`) over the block (blockDim.x a multiple of 32, at
+// most 1024), returned to every thread.
+template <typename Op>
+inline __device__ float block_reduce(float value, float identity, Op op) {
   __shared__ float partial[32];
-  value = warp_sum(value);
+  value = warp_reduce(value, op);
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   __syncthreads();  // `partial` may still be read by a previous call
   if (lane == 0) partial[warp] = value;
   __syncthreads();
   const int warps = blockDim.x / 32;
-  return warp_sum(lane < warps ? partial[lane] : 0.0f);
+  return warp_reduce(lane < warps ? partial[lane] : identity, op);
 }
+
+inline __device__ float warp_sum(float value) { return warp_reduce(value, Add{}); }
+inline __device__ float block_sum(float value) { return block_reduce(value, 0.0f, Add{}); }
+inline __device__ float block_max(float value) { return block_reduce(value, -FLT_MAX, Max{}); }
 
 // The cache slot of key j, whose page (cache block of 2^page_shift tokens) is `page`: its sequence's
 // block-table entry j >> page_shift.

@@ -340,7 +340,6 @@ __global__ void __launch_bounds__(kThreads) merge_splits_kernel(Heads heads, Ste
                                                                 const float* partials, T* out) {
   static_assert(kMaxSplits <= kThreads);
   __shared__ float weights[kMaxSplits];
-  __shared__ float maxima[kThreads / 32];
   let_next_kernel_start();
   const int i = blockIdx.x;
   const int h = blockIdx.y;
@@ -355,11 +354,7 @@ __global__ void __launch_bounds__(kThreads) merge_splits_kernel(Heads heads, Ste
   const int s = threadIdx.x;
   const float split_max = s < used ? p[s * (dim + 2) + dim] : -FLT_MAX;
   const float split_sum = s < used ? p[s * (dim + 2) + dim + 1] : 0.0f;
-  float total_max = split_max;
-  for (int offset = 16; offset > 0; offset /= 2) total_max = fmaxf(total_max, __shfl_xor_sync(0xffffffffu, total_max, offset));
-  if (s % 32 == 0) maxima[s / 32] = total_max;
-  __syncthreads();
-  for (int w = 0; w < kThreads / 32; ++w) total_max = fmaxf(total_max, maxima[w]);
+  const float total_max = block_max(split_max);
   const float weight = s < used ? __expf(split_max - total_max) : 0.0f;
   const float total = block_sum(split_sum * weight);
   if (s < used) weights[s] = weight / total;

@@ -111,25 +111,21 @@ __global__ void __launch_bounds__(kThreads)
   done[blockIdx.x] = 0;  // ready for the next call
 }
 
-// Counters first, as many as the rows rounded up to 4 (zeroed once, when the workspace is allocated),
-// then the slices.
-std::int64_t counters(std::int64_t rows) { return (rows + 3) / 4 * 4; }
+std::int64_t slices_of(std::int64_t vocab) { return (vocab + kSliceElements - 1) / kSliceElements; }
 
 }  // namespace
 
+// A counter per row (zeroed once, when the workspace is allocated), then the rows' slices.
 std::size_t sample_workspace_bytes(std::int64_t rows, std::int64_t vocab) {
-  const std::int64_t slices = (vocab + kSliceElements - 1) / kSliceElements;
-  return static_cast<std::size_t>(counters(rows)) * sizeof(unsigned) +
-         static_cast<std::size_t>(rows * slices) * sizeof(Slice);
+  return static_cast<std::size_t>(rows) * (sizeof(unsigned) + static_cast<std::size_t>(slices_of(vocab)) * sizeof(Slice));
 }
 
 void sample_rows(const float* logits, std::int64_t vocab, const SampleRequest* requests, std::int64_t count,
                  SampleResult* results, void* workspace, cudaStream_t stream) {
   if (count == 0) return;
-  const std::int64_t slices = (vocab + kSliceElements - 1) / kSliceElements;
   auto* done = static_cast<unsigned*>(workspace);
-  auto* partial = reinterpret_cast<Slice*>(done + counters(count));
-  sample_kernel<<<dim3(static_cast<unsigned>(count), static_cast<unsigned>(slices)), kThreads, 0, stream>>>(
+  auto* partial = reinterpret_cast<Slice*>(done + count);
+  sample_kernel<<<dim3(static_cast<unsigned>(count), static_cast<unsigned>(slices_of(vocab))), kThreads, 0, stream>>>(
       logits, vocab, requests, partial, done, results);
   check_launch("sample_rows");
 }

@@ -18,6 +18,8 @@ DecoderModel::DecoderModel(const ModelConfig& config, ModelWeights weights, Back
   const std::int64_t max_tokens = limits.max_tokens, max_sequences = limits.max_sequences;
   const auto frequencies = rotary_frequencies(config);
   const auto table = rotary_cos_sin(frequencies, max_positions);
+  // Every buffer here is one that runtime/forward_workspace.hpp plans for mem-estimate; a new one must be
+  // counted there too.
   cos_sin_ = backend.allocate(DType::f32, max_positions, config.head_dim);
   backend.upload(cos_sin_, 0, HostTensor{DType::f32, {max_positions, config.head_dim}, std::as_bytes(std::span(table))});
 

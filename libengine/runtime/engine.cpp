@@ -6,6 +6,7 @@
 #include "common/text.hpp"
 #include "model/generation_config.hpp"
 #include "model/model_weights.hpp"
+#include "runtime/forward_workspace.hpp"
 #include "runtime/memory_plan.hpp"
 #include "tokenizer/incremental_detokenizer.hpp"
 #include "tokenizer/stop_strings.hpp"
@@ -126,6 +127,10 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
     usage.runtime = kRuntimeBytesPerGpu;
     usage.weights = at_start->free - after_weights->free;
     usage.activations = after_weights->free - after_model->free;
+    // The cuBLASLt workspace came with the backend, before at_start.
+    log::debug("Activation buffers: {:.3f} GiB allocated, {:.3f} GiB planned as mem-estimate counts them",
+               static_cast<double>(usage.activations + kGemmWorkspaceBytes) / kGiB,
+               static_cast<double>(plan_forward_workspace(model_config_, limits_, bits(backend_->compute_dtype()) / 8).total()) / kGiB);
     usage.cuda_graphs = config.enforce_eager ? 0 : kCudaGraphBytes;  // captured later, at each size's first step
     const auto kv = kv_cache_layout(model_config_, limits_, bits(backend_->compute_dtype()) / 8);
     const auto plan = plan_memory(at_start->total, limits_.gpu_memory_utilization, usage, kv, limits_.max_model_len);

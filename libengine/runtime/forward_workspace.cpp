@@ -5,8 +5,13 @@
 namespace llmctl::engine {
 
 std::uint64_t ForwardWorkspace::total() const {
-  return residual + normed + qkv + attention + attention_split + gate_up + mlp + logits + sampling + step_inputs +
-         gemm;
+  return residual + normed + qkv + attention + projected + gate_up + mlp + sampled_rows + logits + rotary +
+         attention_split + sampling + step_inputs + gemm;
+}
+
+std::uint64_t sampling_bytes(std::int64_t rows, std::int64_t vocab) {
+  const auto slices = static_cast<std::uint64_t>((vocab + kSamplingSlice - 1) / kSamplingSlice);
+  return static_cast<std::uint64_t>(rows) * (16 + 8 + 4 + slices * 16);
 }
 
 ForwardWorkspace plan_forward_workspace(const ModelConfig& config, const EngineLimits& limits,
@@ -29,13 +34,17 @@ ForwardWorkspace plan_forward_workspace(const ModelConfig& config, const EngineL
   w.normed = tokens * hidden * a;
   w.qkv = tokens * (q_heads + 2 * kv_heads) * head_dim * a;
   w.attention = tokens * q_heads * head_dim * a;
-  w.attention_split = seqs * q_heads * kDecodeAttentionMaxSplits * (head_dim + 2) * 4;
+  w.projected = tokens * hidden * a;
   w.gate_up = tokens * 2 * intermediate * a;
   w.mlp = tokens * intermediate * a;
+  w.sampled_rows = 2 * seqs * hidden * a;
   w.logits = seqs * vocab * 4;
-  w.sampling = seqs * vocab * 4;
-  // token ids, positions, slot mapping (4 bytes each per token); block table, lengths per sequence.
-  w.step_inputs = tokens * 3 * 4 + seqs * (blocks_per_seq + 4) * 4;
+  w.rotary = static_cast<std::uint64_t>(limits.max_model_len) * head_dim * 4;
+  w.attention_split = kAttentionSplitBytes;
+  w.sampling = sampling_bytes(limits.max_num_seqs, config.vocab_size);
+  // token ids, positions, sequence of each token (4 bytes each), slot mapping (8); per sequence its
+  // block table, context length, logit row and decode row (4 bytes each).
+  w.step_inputs = tokens * 20 + seqs * (blocks_per_seq + 3) * 4;
   w.gemm = kGemmWorkspaceBytes;
   return w;
 }

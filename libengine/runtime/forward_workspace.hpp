@@ -8,27 +8,39 @@
 namespace llmctl::engine {
 
 // The device buffers of one forward step and sampling, per GPU, sized for the largest step the limits
-// allow (max_num_batched_tokens tokens over max_num_seqs sequences). The CUDA backend allocates exactly
-// these once at start-up and never on the hot path; mem-estimate reports the same figure, so the two
-// cannot drift apart.
+// allow (max_num_batched_tokens tokens over max_num_seqs sequences, positions up to max_model_len).
+// DecoderModel and the CUDA backend allocate these once at start-up, never on the hot path, and
+// mem-estimate reports the same sum, so the estimate and the engine cannot drift apart; only the step
+// inputs are rounded (a few hundred KB at most).
 struct ForwardWorkspace {
   std::uint64_t residual = 0;         // [tokens, hidden]: the residual stream
   std::uint64_t normed = 0;           // [tokens, hidden]: RMSNorm output, GEMM input
   std::uint64_t qkv = 0;              // [tokens, (q + 2 kv heads) * head_dim]
   std::uint64_t attention = 0;        // [tokens, q heads * head_dim]
-  std::uint64_t attention_split = 0;  // decode split-KV partials: [seqs, q heads, splits, head_dim + 2] fp32
+  std::uint64_t projected = 0;        // [tokens, hidden]: o and down projections, added into the residual
   std::uint64_t gate_up = 0;          // [tokens, 2 * intermediate]
   std::uint64_t mlp = 0;              // [tokens, intermediate]: SiLU(gate) * up
+  std::uint64_t sampled_rows = 0;     // 2 x [seqs, hidden]: the sampled tokens' residual and MLP output
   std::uint64_t logits = 0;           // [seqs, vocab] fp32
-  std::uint64_t sampling = 0;         // [seqs, vocab] fp32 probabilities for top-k/top-p/min-p
+  std::uint64_t rotary = 0;           // [max_model_len, head_dim] fp32: cos and sin of every position
+  std::uint64_t attention_split = 0;  // decode split-KV partial results (kAttentionSplitBytes)
+  std::uint64_t sampling = 0;         // per sampled row: request, result, partial results over vocabulary slices
   std::uint64_t step_inputs = 0;      // token ids, positions, slot mapping, block tables, lengths
   std::uint64_t gemm = 0;             // cuBLASLt workspace
 
   std::uint64_t total() const;
 };
 
-inline constexpr int kDecodeAttentionMaxSplits = 16;
 inline constexpr std::uint64_t kGemmWorkspaceBytes = 32ull << 20;  // NVIDIA's recommendation for Hopper
+// Decode attention splits long contexts over as many parts as this holds (kernels/paged_attention.cu):
+// about 12 MB at most on a GPU of 132 multiprocessors.
+inline constexpr std::uint64_t kAttentionSplitBytes = 16ull << 20;
+// The GPU sampler (kernels/sampling.cu) reduces each row over slices of this many logits.
+inline constexpr std::int64_t kSamplingSlice = 8192;
+
+// What the GPU sampler needs for `rows` rows of `vocab` logits: a 16-byte request and an 8-byte result
+// per row, and the kernel's workspace (a 4-byte counter and a 16-byte partial result per slice).
+std::uint64_t sampling_bytes(std::int64_t rows, std::int64_t vocab);
 
 // `activation_bytes` is the size of the compute dtype (2 for bf16/fp16).
 ForwardWorkspace plan_forward_workspace(const ModelConfig& config, const EngineLimits& limits,

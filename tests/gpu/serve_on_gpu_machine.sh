@@ -43,8 +43,8 @@ if [[ $parts == *" memory "* ]]; then
   echo "== mem-estimate against the engine, Qwen2.5-7B shape, dummy weights, vLLM's defaults"
   model=tests/fixtures/configs/Qwen--Qwen2.5-7B-Instruct
   llmctl-mem-estimate "$model" | grep -E "^GPU:|^  (weights|KV cache)"
-  llmctl-bench "$model" --load-format dummy --device cuda --input-len 16 --output-len 4 --num-prompts 4 2>&1 |
-    grep -E "Model loading took|Available KV cache memory|GPU KV cache size" || status=1
+  LLMCTL_LOG_LEVEL=debug llmctl-bench "$model" --load-format dummy --device cuda --input-len 16 --output-len 4 --num-prompts 4 2>&1 |
+    grep -E "Model loading took|Activation buffers|Available KV cache memory|GPU KV cache size" || status=1
 fi
 
 if [[ $parts == *" bench "* ]]; then

@@ -24,10 +24,6 @@ kernels::Heads heads_of(const HeadLayout& h) {
   return {static_cast<int>(h.q_heads), static_cast<int>(h.kv_heads), static_cast<int>(h.head_dim)};
 }
 
-// Partial results of decode attention split over long contexts: about 12 MB at most on a GPU of 132
-// multiprocessors (kernels/paged_attention.cu), fewer splits where it would not fit.
-constexpr std::size_t kAttentionWorkspace = 16ull << 20;
-
 cudaStream_t create_stream(DType compute_dtype) {
   if (compute_dtype != DType::bf16 && compute_dtype != DType::f16)
     throw Error(fmt::format("the CUDA backend computes in bf16 or fp16, not {}", engine::name(compute_dtype)));
@@ -155,17 +151,20 @@ void CudaBackend::download_rows(const Tensor& source, std::span<const std::int32
 void CudaBackend::reserve_steps(const StepLimits& limits, const HeadLayout& heads, std::int64_t vocab_size) {
   step_.reserve(limits, heads);
   sample_capacity_ = static_cast<std::size_t>(limits.max_sequences);
-  // Requests and results, then the sampling kernel's workspace.
+  // Requests and results, then the sampling kernel's workspace: what the memory plan counts.
   const std::size_t bytes = sample_capacity_ * (sizeof(DeviceSample) + sizeof(DeviceSampled));
   const std::size_t device_bytes = bytes + kernels::sample_workspace_bytes(limits.max_sequences, vocab_size);
+  if (device_bytes != sampling_bytes(limits.max_sequences, vocab_size))
+    throw Error(fmt::format("internal: the GPU sampler needs {} bytes, the memory plan counts {}", device_bytes,
+                            sampling_bytes(limits.max_sequences, vocab_size)));
   void* host = nullptr;
   if (cudaHostAlloc(&host, bytes, cudaHostAllocDefault) != cudaSuccess ||
       cudaMalloc(&sample_device_, device_bytes) != cudaSuccess || cudaMemset(sample_device_, 0, device_bytes) != cudaSuccess ||
-      cudaMalloc(&attention_workspace_, kAttentionWorkspace) != cudaSuccess) {
+      cudaMalloc(&attention_workspace_, kAttentionSplitBytes) != cudaSuccess) {
     if (host) cudaFreeHost(host);
     cudaGetLastError();
     throw Error(fmt::format("out of GPU memory allocating {} bytes for sampling and attention",
-                            device_bytes + kAttentionWorkspace));
+                            device_bytes + kAttentionSplitBytes));
   }
   sample_host_ = static_cast<DeviceSample*>(host);
 }
@@ -266,7 +265,7 @@ void CudaBackend::attention(const Tensor& qkv, const HeadLayout& heads, const La
     run("attention (decode)", [&] {
       kernels::paged_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step_.view(),
                                step_.decode_rows(), step_.decode_count(), scale, sliding_window, out.data,
-                               static_cast<float*>(attention_workspace_), kAttentionWorkspace, stream_);
+                               static_cast<float*>(attention_workspace_), kAttentionSplitBytes, stream_);
     });
   if (step_.prefill_count() == 0) return;
   // Prefill chunks go to the tensor-core kernel as tiles of (token, q head) rows, or, for head dims it
@@ -279,7 +278,7 @@ void CudaBackend::attention(const Tensor& qkv, const HeadLayout& heads, const La
     else
       kernels::paged_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step_.view(),
                                static_cast<const std::int32_t*>(step_.prefill_work()), step_.prefill_count(), scale,
-                               sliding_window, out.data, static_cast<float*>(attention_workspace_), kAttentionWorkspace,
+                               sliding_window, out.data, static_cast<float*>(attention_workspace_), kAttentionSplitBytes,
                                stream_);
   });
 }

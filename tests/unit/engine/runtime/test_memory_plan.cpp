@@ -95,14 +95,18 @@ TEST_CASE("the forward workspace, buffer by buffer, for Qwen2.5-7B at vLLM's H10
   CHECK(w.normed == 8192ull * 3584 * 2);
   CHECK(w.qkv == 8192ull * (28 + 2 * 4) * 128 * 2);
   CHECK(w.attention == 8192ull * 28 * 128 * 2);
-  CHECK(w.attention_split == 1024ull * 28 * 16 * 130 * 4);
+  CHECK(w.projected == 8192ull * 3584 * 2);
   CHECK(w.gate_up == 8192ull * 2 * 18944 * 2);
   CHECK(w.mlp == 8192ull * 18944 * 2);
+  CHECK(w.sampled_rows == 2ull * 1024 * 3584 * 2);
   CHECK(w.logits == 1024ull * 152064 * 4);
-  CHECK(w.sampling == 1024ull * 152064 * 4);
-  CHECK(w.step_inputs == 8192ull * 12 + 1024ull * (2048 + 4) * 4);
+  CHECK(w.rotary == 32768ull * 128 * 4);
+  CHECK(w.attention_split == 16 * MiB);
+  // 152,064 logits are 19 slices of 8,192: a request, a result, a counter and 19 partial results a row.
+  CHECK(w.sampling == 1024ull * (16 + 8 + 4 + 19 * 16));
+  CHECK(w.step_inputs == 8192ull * 20 + 1024ull * (2048 + 3) * 4);
   CHECK(w.gemm == 32 * MiB);
-  CHECK(w.total() == 2'709'110'784);
+  CHECK(w.total() == 1'955'061'760);
   // The estimate of what the server will use is that workspace plus the measured runtime and graphs.
   const auto usage = estimate_memory_usage(reference("Qwen--Qwen2.5-7B-Instruct"), limits(), 42, 2, false);
   CHECK(usage.weights == 42);

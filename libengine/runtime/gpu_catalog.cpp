@@ -14,12 +14,12 @@ namespace {
 constexpr std::uint64_t MiB = 1024ull * 1024;
 
 // Totals as the CUDA runtime reports them, which is what the budget is a fraction of. The runtime
-// reports less than nvidia-smi: H200 150,109,880,320 bytes against nvidia-smi's 143,771 MiB (read on the
-// GPU machine, 2026-11-21); H100 79.18 GiB as vLLM logs it against 81,559 MiB. For the other boards only
-// nvidia-smi's total is known here, so their figures are up to ~0.6 GiB optimistic.
+// reports less than nvidia-smi: H200 150,109,880,320 bytes against nvidia-smi's 143,771 MiB, H100 80GB
+// HBM3 85,017,493,504 bytes against 81,559 MiB (both read on the GPU machine, driver 580). For the other
+// boards only nvidia-smi's total is known here, so their figures are up to ~0.6 GiB optimistic.
 const std::vector<GpuSpec> kCatalog = {
     {"h200", "NVIDIA H200", 150'109'880'320, false},
-    {"h100-80g", "NVIDIA H100 80GB HBM3", 81'080 * MiB, false},
+    {"h100-80g", "NVIDIA H100 80GB HBM3", 85'017'493'504, false},
     {"a100-80g", "NVIDIA A100-SXM4-80GB", 81'920 * MiB, true},
     {"a100-40g", "NVIDIA A100-SXM4-40GB", 40'960 * MiB, true},
     {"l40s", "NVIDIA L40S", 46'068 * MiB, false},

@@ -128,9 +128,9 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
     usage.weights = at_start->free - after_weights->free;
     usage.activations = after_weights->free - after_model->free;
     // The cuBLASLt workspace came with the backend, before at_start.
+    const auto planned = plan_forward_workspace(model_config_, limits_, bits(backend_->compute_dtype()) / 8).total();
     log::debug("Activation buffers: {:.3f} GiB allocated, {:.3f} GiB planned as mem-estimate counts them",
-               static_cast<double>(usage.activations + kGemmWorkspaceBytes) / kGiB,
-               static_cast<double>(plan_forward_workspace(model_config_, limits_, bits(backend_->compute_dtype()) / 8).total()) / kGiB);
+               static_cast<double>(usage.activations + kGemmWorkspaceBytes) / kGiB, static_cast<double>(planned) / kGiB);
     usage.cuda_graphs = config.enforce_eager ? 0 : kCudaGraphBytes;  // captured later, at each size's first step
     const auto kv = kv_cache_layout(model_config_, limits_, bits(backend_->compute_dtype()) / 8);
     const auto plan = plan_memory(at_start->total, limits_.gpu_memory_utilization, usage, kv, limits_.max_model_len);

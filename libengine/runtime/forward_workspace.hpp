@@ -35,7 +35,8 @@ inline constexpr std::uint64_t kGemmWorkspaceBytes = 32ull << 20;  // NVIDIA's r
 // Decode attention splits long contexts over as many parts as this holds (kernels/paged_attention.cu):
 // about 12 MB at most on a GPU of 132 multiprocessors.
 inline constexpr std::uint64_t kAttentionSplitBytes = 16ull << 20;
-// The GPU sampler (kernels/sampling.cu) reduces each row over slices of this many logits.
+// The GPU sampler's slice of a row, in logits (kSliceElements of kernels/sampling.cu): the CUDA backend
+// refuses to start if the sampler's workspace and sampling_bytes() disagree.
 inline constexpr std::int64_t kSamplingSlice = 8192;
 
 // What the GPU sampler needs for `rows` rows of `vocab` logits: a 16-byte request and an 8-byte result

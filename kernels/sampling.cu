@@ -41,12 +41,22 @@ __device__ Slice merge(const Slice& a, const Slice& b) {
   return {m, a.sum * __expf(a.max_logit - m) + b.sum * __expf(b.max_logit - m), better(a.best, b.best)};
 }
 
-// blockIdx.x: the row (request), blockIdx.y: the slice. `slices` holds gridDim.y partial results per row,
-// `done` a zeroed counter per row that the last block resets.
+// Row i's part of the workspace: a counter of its finished slices (zero between calls: the last block
+// resets it), then its partial results, one a slice. Its place depends on i alone, not on how many rows
+// a call samples, so each call leaves the counters zero for the next whatever their row counts.
+static_assert(alignof(Slice) == alignof(unsigned), "a row's slices follow its counter unpadded");
+__host__ __device__ std::size_t row_workspace_bytes(std::int64_t slices) {
+  return sizeof(unsigned) + static_cast<std::size_t>(slices) * sizeof(Slice);
+}
+
+// blockIdx.x: the row (request), blockIdx.y: the slice.
 __global__ void __launch_bounds__(kThreads)
-    sample_kernel(const float* logits, std::int64_t vocab, const SampleRequest* requests, Slice* slices,
-                  unsigned* done, SampleResult* results) {
+    sample_kernel(const float* logits, std::int64_t vocab, const SampleRequest* requests, unsigned char* workspace,
+                  SampleResult* results) {
   const SampleRequest request = requests[blockIdx.x];
+  unsigned char* own = workspace + blockIdx.x * row_workspace_bytes(gridDim.y);
+  auto* done = reinterpret_cast<unsigned*>(own);
+  auto* slices = reinterpret_cast<Slice*>(own + sizeof(unsigned));
   const float* row = logits + static_cast<std::int64_t>(request.row) * vocab;
   const bool greedy = request.temperature <= 0.0f;
   const float inverse_temperature = greedy ? 1.0f : 1.0f / request.temperature;
@@ -93,40 +103,38 @@ __global__ void __launch_bounds__(kThreads)
 
   __shared__ bool last;
   if (threadIdx.x == 0) {
-    slices[blockIdx.x * gridDim.y + blockIdx.y] = {max_logit, sum, best};
+    slices[blockIdx.y] = {max_logit, sum, best};
     __threadfence();  // the slice is visible before the count says so
-    last = atomicAdd(&done[blockIdx.x], 1u) == gridDim.y - 1;
+    last = atomicAdd(done, 1u) == gridDim.y - 1;
   }
   __syncthreads();
   if (!last || threadIdx.x != 0) return;
   __threadfence();
   Slice total{-FLT_MAX, 0.0f, {-FLT_MAX, 0x7fffffff}};
   for (unsigned s = 0; s < gridDim.y; ++s) {
-    const Slice* slice = slices + blockIdx.x * gridDim.y + s;
+    const Slice* slice = slices + s;
     total = merge(total, {__ldcg(&slice->max_logit), __ldcg(&slice->sum),
                           {__ldcg(&slice->best.score), __ldcg(&slice->best.token)}});
   }
   const std::int32_t token = total.best.token < vocab ? total.best.token : 0;  // none: every logit -inf or NaN
   results[blockIdx.x] = {token, row[token] - total.max_logit - __logf(total.sum)};
-  done[blockIdx.x] = 0;  // ready for the next call
+  *done = 0;  // ready for the next call
 }
 
 std::int64_t slices_of(std::int64_t vocab) { return (vocab + kSliceElements - 1) / kSliceElements; }
 
 }  // namespace
 
-// A counter per row (zeroed once, when the workspace is allocated), then the rows' slices.
+// Each row's counter and slices (zeroed once, when the workspace is allocated).
 std::size_t sample_workspace_bytes(std::int64_t rows, std::int64_t vocab) {
-  return static_cast<std::size_t>(rows) * (sizeof(unsigned) + static_cast<std::size_t>(slices_of(vocab)) * sizeof(Slice));
+  return static_cast<std::size_t>(rows) * row_workspace_bytes(slices_of(vocab));
 }
 
 void sample_rows(const float* logits, std::int64_t vocab, const SampleRequest* requests, std::int64_t count,
                  SampleResult* results, void* workspace, cudaStream_t stream) {
   if (count == 0) return;
-  auto* done = static_cast<unsigned*>(workspace);
-  auto* partial = reinterpret_cast<Slice*>(done + count);
   sample_kernel<<<dim3(static_cast<unsigned>(count), static_cast<unsigned>(slices_of(vocab))), kThreads, 0, stream>>>(
-      logits, vocab, requests, partial, done, results);
+      logits, vocab, requests, static_cast<unsigned char*>(workspace), results);
   check_launch("sample_rows");
 }
 

@@ -47,7 +47,9 @@ std::vector<llmctl::kernels::SampleResult> sample(const std::vector<float>& logi
   cudaMemcpy(d_logits, all.data(), all.size() * sizeof(float), cudaMemcpyHostToDevice);
   cudaMemcpy(d_requests, requests.data(), requests.size() * sizeof(requests[0]), cudaMemcpyHostToDevice);
   std::vector<llmctl::kernels::SampleResult> results(static_cast<std::size_t>(rows)), again(results.size());
-  // Twice: the first call must leave the workspace ready for the second.
+  // A call of half the rows first, then all of them twice: each call must leave the workspace ready for
+  // the next, whatever its row count (as engine steps sample more rows, then fewer).
+  llmctl::kernels::sample_rows(d_logits, vocab, d_requests, std::max(1, rows / 2), d_results, d_workspace, nullptr);
   for (auto* out : {&results, &again}) {
     llmctl::kernels::sample_rows(d_logits, vocab, d_requests, rows, d_results, d_workspace, nullptr);
     cudaMemcpy(out->data(), d_results, out->size() * sizeof(results[0]), cudaMemcpyDeviceToHost);

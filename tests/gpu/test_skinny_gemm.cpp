@@ -1,7 +1,9 @@
 // On the GPU machine: kernels/skinny_gemm.cu (the products of one or two activation rows with a
 // weight matrix, and the same fused with silu_mul) against a float64 reference on the CPU, on fresh
-// random shapes in bf16 and fp16: widths from 8 to 18,944 (one, two and four warps per feature), feature
-// counts that leave the last block partly empty, with and without a bias, bf16/fp16 or f32 output.
+// random shapes in bf16 and fp16: widths from 8 to 18,944 (the bulk kernel on sm_90 with 1 to 8 features
+// a stage, the warp-per-feature kernel with one, two and four warps per feature elsewhere), and one
+// width too long for the bulk kernel's shared memory, which the other kernel takes on sm_90 too; feature
+// counts that leave blocks partly or wholly empty, with and without a bias, bf16/fp16 or f32 output.
 // Every output must be within the output type's rounding of the reference, plus the f32 sum's error.
 // Without a GPU it exits 77 (ctest: skipped).
 #include "gpu_test_support.hpp"
@@ -140,6 +142,7 @@ int main() {
   }
   run_case({bf16, 1, 3584, 152064, false, true, false}, random);
   run_case({f16, 2, 3584, 152064, false, true, false}, random);
+  run_case({bf16, 2, 65536, 300, true, false, false}, random);  // 256 KB of activations: not the bulk kernel
   // Fresh random shapes: widths of any multiple of 8, feature counts that are not multiples of 4.
   std::uniform_int_distribution<int> rows(1, static_cast<int>(kernels::kSkinnyRows)), vectors(1, 1200), features(1, 3000), coin(0, 1);
   for (int i = 0; i < 24; ++i) {

@@ -77,14 +77,25 @@ void prefill_attention(Element e, const void* qkv, std::int64_t row_width, const
 void silu_mul(Element e, const void* gate_up, std::int64_t rows, std::int64_t width, void* out, cudaStream_t stream);
 // out = x · weightᵀ (+ bias) for at most kSkinnyRows rows of x (decoding one or two sequences), at the memory
 // bandwidth; `in` a multiple of 8, x and weight 16-byte aligned (skinny_gemm_supports). out in `e` or f32.
+// With a ResidualNorm the product computes its own x, as add_rms_norm would (x is then unused): residual +=
+// add, x = rms_norm(residual) * weight, [rows, in] each; where skinny_gemm_fuses_norm() says so (sm_90).
+// The fused products of one device must run one at a time (they share a counter).
 constexpr std::int64_t kSkinnyRows = 2;
+struct ResidualNorm {
+  void* residual;
+  const void* add;
+  const void* weight;
+  float eps;
+};
 bool skinny_gemm_supports(std::int64_t rows, std::int64_t in, const void* x, const void* weight);
+bool skinny_gemm_fuses_norm(std::int64_t rows, std::int64_t in, std::int64_t features, bool silu_mul);
 void skinny_gemm(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* weight,
-                 std::int64_t out_features, const void* bias, void* out, bool out_f32, cudaStream_t stream);
+                 std::int64_t out_features, const void* bias, void* out, bool out_f32, cudaStream_t stream,
+                 const ResidualNorm* norm = nullptr);
 // The same product with silu_mul fused: gate_up is [gate | up], `width` rows each, and
 // out = silu(x · gateᵀ) * (x · upᵀ), [rows, width].
 void skinny_gemm_silu_mul(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* gate_up,
-                          std::int64_t width, void* out, cudaStream_t stream);
+                          std::int64_t width, void* out, cudaStream_t stream, const ResidualNorm* norm = nullptr);
 // tensor[i] = uniform_at(seed, i, low, high) of libengine/backend/backend.cpp (the same hash).
 void fill_uniform(Element e, void* tensor, std::int64_t count, std::uint64_t seed, float low, float high,
                   cudaStream_t stream);

@@ -6,7 +6,8 @@
 //   per multiprocessor owns a contiguous range of features and streams their weight rows through a ring
 //   of shared-memory stages with the bulk copy engine, a warp issuing the copies while eight compute: a
 //   few large requests keep more bytes in flight than per-thread loads, and no block waits behind
-//   another (Qwen2.5-7B's down product, H200: 32.2 µs against 38.1 for the kernel below);
+//   another (Qwen2.5-7B's down product, H200: 32.2 µs against 38.1 for the kernel below). It can take
+//   the residual add and RMSNorm before the product into its prologue (ResidualNorm);
 // - elsewhere, a warp per output feature streams its weight row with 16-byte loads that bypass L1 (each
 //   weight is read once) and keeps the activation rows, which every warp reads, in L1.
 #include "common.cuh"
@@ -29,8 +30,12 @@ constexpr int kMaxStages = 16;
 constexpr int kRingOffset = 384;
 static_assert((2 * kMaxStages + 1) * 8 <= kRingOffset);
 __host__ __device__ constexpr std::int64_t stage_stride(std::int64_t bytes) { return (bytes + 127) / 128 * 128; }
-constexpr std::int64_t kChunkBytes = 64 << 10;    // a stage: the most whole features that fit, up to kBulkWarps
-constexpr std::int64_t kBulkSharedBytes = 220 << 10;
+// A stage: the most whole features that fit, up to kBulkWarps (stages of 32-40 KB: single stream 2.19 s).
+constexpr std::int64_t kChunkBytes = 64 << 10;
+// Two stages of 56 KB (three of the down product's 37 KB rows) in flight per multiprocessor: the single
+// stream (H200) took 2.065-2.076 s with this budget, 2.078-2.094 s with 180-220 KB (three or four
+// stages), 2.33 s with 130 KB (the down product's two stages).
+constexpr std::int64_t kBulkSharedBytes = 150 << 10;
 
 inline __device__ int4 load_weights(const int4* p) {
   int4 v;
@@ -161,17 +166,24 @@ inline __device__ std::uint32_t shared_address(const void* p) {
   return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
 }
 
+// Blocks of the running bulk kernel that have finished reading the residual (launches are serialized on
+// the engine's one stream; the last block resets it).
+__device__ unsigned int residual_readers_done = 0;
+
 // The bulk kernel: the same products (and parameters) on sm_90. Block b owns features [features * b / grid,
 // features * (b + 1) / grid), `per_chunk` of them to a stage of the ring (`stages` of them): the
 // producer warp copies a stage's weight rows (gate and up rows for kSiluMul) when all computing warps
 // have released it, completing on the stage's `full` barrier; a computing warp takes 1/segments of one
 // feature's row of each stage (segments = kBulkWarps / per_chunk) and leaves its sums in shared memory,
 // which the block adds up in a fixed order at the end. The first stages are requested before waiting
-// for the previous kernel, as above; the activation rows come by one bulk copy after it.
+// for the previous kernel, as above; the activation rows come by one bulk copy after it, or, with a
+// residual, are computed as add_rms_norm would (residual + add rounded to T, then normalized): every
+// block normalizes the whole rows while its first stages arrive, and the last block to finish writes
+// the sum back to the residual, when no block reads it any more.
 template <typename T, typename Out, int kRows, bool kSiluMul>
 __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
     bulk_skinny_gemm_kernel(const T* x, int in, const T* weight, int features, const T* bias, Out* out, int per_chunk,
-                            int stages) {
+                            int stages, T* residual, const T* add, const T* norm_weight, float eps) {
 #if __CUDA_ARCH__ >= 900
   constexpr int kParts = kSiluMul ? 2 : 1;
   extern __shared__ __align__(128) unsigned char shared[];
@@ -233,10 +245,12 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
         copy(stage + per_chunk * vectors, w + static_cast<std::int64_t>(features + f) * vectors, bytes, bar);
     };
     for (int c = 0; c < min(stages, chunks); ++c) issue(c);
-    wait_for_previous_kernel();
-    const auto x_bytes = static_cast<std::uint32_t>(kRows * vectors * 16);
-    expect(x_ready, x_bytes);
-    copy(xs, x, x_bytes, x_ready);
+    if (residual == nullptr) {
+      wait_for_previous_kernel();
+      const auto x_bytes = static_cast<std::uint32_t>(kRows * vectors * 16);
+      expect(x_ready, x_bytes);
+      copy(xs, x, x_bytes, x_ready);
+    }
     for (int c = stages; c < chunks; ++c) {
       wait(empty + c % stages, (c / stages + 1) & 1);  // released by its use c - stages
       issue(c);
@@ -245,7 +259,52 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
   }
 
   wait_for_previous_kernel();  // before `out`, which kernels before may still read, is written
-  wait(x_ready, 0);
+  const auto sync_computing = [] { asm volatile("bar.sync 1, %0;" ::"n"(kBulkWarps * 32) : "memory"); };
+  const auto* residual_v = reinterpret_cast<const int4*>(residual);
+  const auto* add_v = reinterpret_cast<const int4*>(add);
+  // residual + add of vector v (8 elements), rounded to T.
+  const auto residual_sum = [&](int v, float (&sum)[8]) {
+    const int4 a = residual_v[v], b = add_v[v];
+    const T* ae = reinterpret_cast<const T*>(&a);
+    const T* be = reinterpret_cast<const T*>(&b);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) sum[i] = to_float(from_float<T>(to_float(ae[i]) + to_float(be[i])));
+  };
+  if (residual == nullptr) {
+    wait(x_ready, 0);
+  } else {
+    __shared__ float squares[kRows][kBulkWarps];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      float own = 0.0f;
+      for (int v = threadIdx.x; v < vectors; v += kBulkWarps * 32) {
+        float sum[8];
+        residual_sum(r * vectors + v, sum);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) own += sum[i] * sum[i];
+      }
+      own = warp_sum(own);
+      if (lane == 0) squares[r][warp] = own;
+    }
+    sync_computing();
+    const auto* weight_v = reinterpret_cast<const int4*>(norm_weight);
+    for (int v = threadIdx.x; v < kRows * vectors; v += kBulkWarps * 32) {
+      const int r = v / vectors;
+      float total = 0.0f;
+      for (int w = 0; w < kBulkWarps; ++w) total += squares[r][w];
+      const float scale = rsqrtf(total / static_cast<float>(in) + eps);
+      float sum[8];
+      residual_sum(v, sum);
+      const int4 wv = weight_v[v % vectors];
+      const T* we = reinterpret_cast<const T*>(&wv);
+      int4 normed;
+      T* ne = reinterpret_cast<T*>(&normed);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) ne[i] = from_float<T>(sum[i] * scale * to_float(we[i]));
+      xs[v] = normed;
+    }
+    sync_computing();
+  }
   const int feature_in_chunk = warp / segments, segment = warp % segments;
   const int begin = vectors * segment / segments, end = vectors * (segment + 1) / segments;
   for (int c = 0; c < chunks; ++c) {
@@ -294,6 +353,25 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
     out[static_cast<std::int64_t>(r) * features + feature] =
         feature_output<T, Out, kSiluMul>(sum[0], sum[kParts - 1], bias, feature);
   }
+  if (residual != nullptr) {
+    __shared__ bool last_block;
+    __threadfence();
+    sync_computing();
+    if (threadIdx.x == 0) last_block = atomicAdd(&residual_readers_done, 1u) == gridDim.x - 1;
+    sync_computing();
+    if (last_block) {
+      for (int v = threadIdx.x; v < kRows * vectors; v += kBulkWarps * 32) {
+        float sum[8];
+        residual_sum(v, sum);
+        int4 packed;
+        T* pe = reinterpret_cast<T*>(&packed);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) pe[i] = from_float<T>(sum[i]);
+        reinterpret_cast<int4*>(residual)[v] = packed;
+      }
+      if (threadIdx.x == 0) residual_readers_done = 0;
+    }
+  }
 #else
   __trap();
 #endif
@@ -323,14 +401,16 @@ BulkLayout bulk_layout(std::int64_t rows, std::int64_t in, std::int64_t features
 
 template <typename T, typename Out, int kRows, bool kSiluMul>
 void launch_bulk(const BulkLayout& layout, const T* x, int in, const T* weight, int features, const T* bias, Out* out,
-                 cudaStream_t stream) {
+                 const ResidualNorm* norm, cudaStream_t stream) {
   auto* kernel = bulk_skinny_gemm_kernel<T, Out, kRows, kSiluMul>;
   static const cudaError_t allowed = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                           static_cast<int>(std::min<std::int64_t>(kBulkSharedBytes, shared_memory_per_block())));
   if (allowed != cudaSuccess) throw std::runtime_error(std::string("skinny_gemm: ") + cudaGetErrorString(allowed));
   launch_overlapped(kernel, dim3(static_cast<unsigned>(multiprocessor_count())), dim3(kBulkWarps * 32 + 32),
                     static_cast<std::size_t>(layout.shared_bytes), stream, x, in, weight, features, bias, out,
-                    layout.per_chunk, layout.stages);
+                    layout.per_chunk, layout.stages, norm ? static_cast<T*>(norm->residual) : nullptr,
+                    norm ? static_cast<const T*>(norm->add) : nullptr, norm ? static_cast<const T*>(norm->weight) : nullptr,
+                    norm ? norm->eps : 0.0f);
 }
 
 // Rows of up to 4096 elements per warp: longer ones are split over 2 or 4 warps.
@@ -338,10 +418,7 @@ constexpr int kElementsPerWarp = 4096;
 
 template <typename T, typename Out, bool kSiluMul>
 void launch(const void* x, std::int64_t rows, std::int64_t in, const void* weight, std::int64_t features,
-            const void* bias, void* out, cudaStream_t stream) {
-  const int splits = in > 2 * kElementsPerWarp ? 4 : in > kElementsPerWarp ? 2 : 1;
-  const int per_block = kWarps / splits;
-  const dim3 grid(static_cast<unsigned>((features + per_block - 1) / per_block)), block(kWarps * 32);
+            const void* bias, void* out, const ResidualNorm* norm, cudaStream_t stream) {
   const auto* xs = static_cast<const T*>(x);
   const auto* w = static_cast<const T*>(weight);
   const auto* b = static_cast<const T*>(bias);
@@ -350,34 +427,55 @@ void launch(const void* x, std::int64_t rows, std::int64_t in, const void* weigh
   static_assert(kSkinnyRows == 2);
   if (const BulkLayout layout = bulk_layout(rows, in, features, kSiluMul); layout.stages > 0) {
     if (rows == 1)
-      launch_bulk<T, Out, 1, kSiluMul>(layout, xs, n, w, f, b, o, stream);
+      launch_bulk<T, Out, 1, kSiluMul>(layout, xs, n, w, f, b, o, norm, stream);
     else
-      launch_bulk<T, Out, 2, kSiluMul>(layout, xs, n, w, f, b, o, stream);
-  } else if (rows == 1)
+      launch_bulk<T, Out, 2, kSiluMul>(layout, xs, n, w, f, b, o, norm, stream);
+    return;
+  }
+  if (norm != nullptr) throw std::runtime_error("skinny_gemm: no fused norm for this shape");
+  const int splits = in > 2 * kElementsPerWarp ? 4 : in > kElementsPerWarp ? 2 : 1;
+  const int per_block = kWarps / splits;
+  const dim3 grid(static_cast<unsigned>((features + per_block - 1) / per_block)), block(kWarps * 32);
+  if (rows == 1)
     launch_overlapped(skinny_gemm_kernel<T, Out, 1, kSiluMul>, grid, block, 0, stream, xs, n, w, f, splits, b, o);
   else
     launch_overlapped(skinny_gemm_kernel<T, Out, 2, kSiluMul>, grid, block, 0, stream, xs, n, w, f, splits, b, o);
 }
 
+bool aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+
+// The activation rows' pointer for the alignment check: the residual's when the norm is fused.
+const void* input_of(const void* x, const ResidualNorm* norm) {
+  if (norm != nullptr && !(aligned(norm->add) && aligned(norm->weight)))
+    throw std::runtime_error("skinny_gemm: fused norm operands not 16-byte aligned");
+  return norm != nullptr ? norm->residual : x;
+}
+
 }  // namespace
 
 bool skinny_gemm_supports(std::int64_t rows, std::int64_t in, const void* x, const void* weight) {
-  const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
   return rows >= 1 && rows <= kSkinnyRows && in % 8 == 0 && in < (1ll << 30) && aligned(x) && aligned(weight);
 }
 
+bool skinny_gemm_fuses_norm(std::int64_t rows, std::int64_t in, std::int64_t features, bool silu_mul) {
+  return rows >= 1 && rows <= kSkinnyRows && in % 8 == 0 && bulk_layout(rows, in, features, silu_mul).stages > 0;
+}
+
 void skinny_gemm(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* weight,
-                 std::int64_t out_features, const void* bias, void* out, bool out_f32, cudaStream_t stream) {
-  if (!skinny_gemm_supports(rows, in, x, weight)) throw std::runtime_error("skinny_gemm: unsupported shape or alignment");
-  LLMCTL_DISPATCH(e, if (out_f32) launch<T, float, false>(x, rows, in, weight, out_features, bias, out, stream);
-                  else launch<T, T, false>(x, rows, in, weight, out_features, bias, out, stream);)
+                 std::int64_t out_features, const void* bias, void* out, bool out_f32, cudaStream_t stream,
+                 const ResidualNorm* norm) {
+  if (!skinny_gemm_supports(rows, in, input_of(x, norm), weight))
+    throw std::runtime_error("skinny_gemm: unsupported shape or alignment");
+  LLMCTL_DISPATCH(e, if (out_f32) launch<T, float, false>(x, rows, in, weight, out_features, bias, out, norm, stream);
+                  else launch<T, T, false>(x, rows, in, weight, out_features, bias, out, norm, stream);)
   check_launch("skinny_gemm");
 }
 
 void skinny_gemm_silu_mul(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* gate_up,
-                          std::int64_t width, void* out, cudaStream_t stream) {
-  if (!skinny_gemm_supports(rows, in, x, gate_up)) throw std::runtime_error("skinny_gemm: unsupported shape or alignment");
-  LLMCTL_DISPATCH(e, launch<T, T, true>(x, rows, in, gate_up, width, nullptr, out, stream);)
+                          std::int64_t width, void* out, cudaStream_t stream, const ResidualNorm* norm) {
+  if (!skinny_gemm_supports(rows, in, input_of(x, norm), gate_up))
+    throw std::runtime_error("skinny_gemm: unsupported shape or alignment");
+  LLMCTL_DISPATCH(e, launch<T, T, true>(x, rows, in, gate_up, width, nullptr, out, norm, stream);)
   check_launch("skinny_gemm_silu_mul");
 }
 

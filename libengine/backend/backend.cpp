@@ -25,6 +25,19 @@ std::size_t upload_elements(const Tensor& destination, std::int64_t first_row, c
   return elements;
 }
 
+void Backend::add_rms_norm_linear(const Tensor& residual, const Tensor& x, const Tensor& norm_weight, float eps,
+                                  const Tensor& normed, const Tensor& weight, const Tensor& bias, const Tensor& out) {
+  add_rms_norm(residual, x, norm_weight, eps, normed);
+  linear(normed, weight, bias, out);
+}
+
+void Backend::add_rms_norm_linear_silu_mul(const Tensor& residual, const Tensor& x, const Tensor& norm_weight,
+                                           float eps, const Tensor& normed, const Tensor& weight, const Tensor& bias,
+                                           const Tensor& gate_up, const Tensor& out) {
+  add_rms_norm(residual, x, norm_weight, eps, normed);
+  linear_silu_mul(normed, weight, bias, gate_up, out);
+}
+
 std::unique_ptr<Backend> make_backend(std::string_view device, DType cuda_dtype) {
   if (device == "cpu") return std::make_unique<CpuBackend>();
 #ifdef LLMCTL_HAVE_CUDA

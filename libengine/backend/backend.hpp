@@ -135,6 +135,13 @@ class Backend {
   // gate_up is scratch that a backend may leave unwritten (the CUDA backend fuses both for 1 or 2 rows).
   virtual void linear_silu_mul(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& gate_up,
                                const Tensor& out) = 0;
+  // add_rms_norm into `normed`, then linear (or linear_silu_mul) of it: a backend may fuse them and leave
+  // `normed` unwritten (the CUDA backend does for 1 or 2 rows on sm_90). These compose the two.
+  virtual void add_rms_norm_linear(const Tensor& residual, const Tensor& x, const Tensor& norm_weight, float eps,
+                                   const Tensor& normed, const Tensor& weight, const Tensor& bias, const Tensor& out);
+  virtual void add_rms_norm_linear_silu_mul(const Tensor& residual, const Tensor& x, const Tensor& norm_weight,
+                                            float eps, const Tensor& normed, const Tensor& weight, const Tensor& bias,
+                                            const Tensor& gate_up, const Tensor& out);
   // out[i] = x[batch.logit_rows[i]]: the rows whose logits are wanted.
   virtual void gather_logit_rows(const Tensor& x, const StepBatch& batch, const Tensor& out) = 0;
 };

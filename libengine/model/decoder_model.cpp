@@ -98,18 +98,19 @@ Tensor DecoderModel::enqueue_forward(const StepBatch& batch, std::span<const Lay
   backend_.embed(weights_.embed_tokens, batch, residual);
   for (std::size_t l = 0; l < weights_.layers.size(); ++l) {
     const auto& w = weights_.layers[l];
-    if (l == 0)
+    if (l == 0) {
       backend_.rms_norm(residual, w.input_norm, eps, normed);
-    else
-      backend_.add_rms_norm(residual, projected, w.input_norm, eps, normed);  // the previous layer's MLP output
-    backend_.linear(normed, w.qkv, w.qkv_bias, qkv);
+      backend_.linear(normed, w.qkv, w.qkv_bias, qkv);
+    } else {  // the previous layer's MLP output joins the residual
+      backend_.add_rms_norm_linear(residual, projected, w.input_norm, eps, normed, w.qkv, w.qkv_bias, qkv);
+    }
     if (w.q_norm) backend_.head_rms_norm(qkv, h, w.q_norm, w.k_norm, eps);
     backend_.rotary_write_kv(qkv, h, cos_sin_, cache[l], batch);
     const bool windowed = window > 0 && static_cast<std::int64_t>(l) >= config_.sliding_window_first_layer;
     backend_.attention(qkv, h, cache[l], batch, scale, windowed ? window : 0, attention);
     backend_.linear(attention, w.o_proj, w.o_bias, projected);
-    backend_.add_rms_norm(residual, projected, w.post_attention_norm, eps, normed);
-    backend_.linear_silu_mul(normed, w.gate_up, w.gate_up_bias, gate_up, mlp);
+    backend_.add_rms_norm_linear_silu_mul(residual, projected, w.post_attention_norm, eps, normed, w.gate_up,
+                                          w.gate_up_bias, gate_up, mlp);
     backend_.linear(mlp, w.down, w.down_bias, projected);
   }
   if (rows == 0) return logits_.slice_rows(0, 0);
@@ -118,11 +119,11 @@ Tensor DecoderModel::enqueue_forward(const StepBatch& batch, std::span<const Lay
   const Tensor last_mlp = last_normed_.slice_rows(0, rows);
   backend_.gather_logit_rows(residual, batch, last_residual);
   backend_.gather_logit_rows(projected, batch, last_mlp);
-  // last_residual += last_mlp, normalized into `normed`'s first rows.
+  // last_residual += last_mlp, normalized (into `normed`'s first rows) for lm_head.
   const Tensor final_hidden = normed_.slice_rows(0, rows);
-  backend_.add_rms_norm(last_residual, last_mlp, weights_.final_norm, eps, final_hidden);
   const Tensor out = logits_.slice_rows(0, rows);
-  backend_.linear(final_hidden, weights_.lm_head, Tensor{}, out);
+  backend_.add_rms_norm_linear(last_residual, last_mlp, weights_.final_norm, eps, final_hidden, weights_.lm_head,
+                               Tensor{}, out);
   return out;
 }
 

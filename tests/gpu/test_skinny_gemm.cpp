@@ -3,7 +3,8 @@
 // random shapes in bf16 and fp16: widths from 8 to 18,944 (the bulk kernel on sm_90 with 1 to 8 features
 // a stage, the warp-per-feature kernel with one, two and four warps per feature elsewhere), and one
 // width too long for the bulk kernel's shared memory, which the other kernel takes on sm_90 too; feature
-// counts that leave blocks partly or wholly empty, with and without a bias, bf16/fp16 or f32 output.
+// counts that leave blocks partly or wholly empty, with and without a bias, bf16/fp16 or f32 output; and on
+// sm_90 the residual add and RMSNorm fused into the product (the residual must then hold the sum exactly).
 // Every output must be within the output type's rounding of the reference, plus the f32 sum's error.
 // Without a GPU it exits 77 (ctest: skipped).
 #include "gpu_test_support.hpp"
@@ -34,6 +35,7 @@ struct Case {
   bool bias;
   bool out_f32;
   bool silu_mul;
+  bool norm = false;  // x computed by the product from a residual and an addend (kernels::ResidualNorm)
 };
 
 float to_float(kernels::Element e, std::uint16_t bits) {
@@ -52,7 +54,28 @@ void run_case(const Case& c, std::mt19937& random) {
     return v;
   };
   const int weight_rows = c.silu_mul ? 2 * c.features : c.features;
-  const auto x = random_vector(static_cast<std::size_t>(c.rows) * c.in, 1.0f);
+  auto x = random_vector(static_cast<std::size_t>(c.rows) * c.in, 1.0f);
+  // With a norm: x is the residual (+= addend, rounded) normalized by its rms and times the norm weight,
+  // computed here in float as add_rms_norm does; an element of x may still round the other way on the GPU
+  // (another summation order of the squares), which the tolerance allows for.
+  const auto residual = random_vector(x.size(), 1.0f), addend = random_vector(x.size(), 1.0f);
+  const auto norm_weight = random_vector(static_cast<std::size_t>(c.in), 1.0f);
+  constexpr float kEps = 1e-6f;
+  std::vector<std::uint16_t> summed(x.size());
+  if (c.norm)
+    for (int r = 0; r < c.rows; ++r) {
+      double squares = 0.0;
+      for (int k = 0; k < c.in; ++k) {
+        const std::size_t i = static_cast<std::size_t>(r) * c.in + k;
+        summed[i] = from_float(e, to_float(e, residual[i]) + to_float(e, addend[i]));
+        squares += static_cast<double>(to_float(e, summed[i])) * to_float(e, summed[i]);
+      }
+      const float scale = 1.0f / std::sqrt(static_cast<float>(squares / c.in) + kEps);
+      for (int k = 0; k < c.in; ++k) {
+        const std::size_t i = static_cast<std::size_t>(r) * c.in + k;
+        x[i] = from_float(e, to_float(e, summed[i]) * scale * to_float(e, norm_weight[static_cast<std::size_t>(k)]));
+      }
+    }
   const auto weight = random_vector(static_cast<std::size_t>(weight_rows) * c.in, 1.0f / std::sqrt(static_cast<float>(c.in)));
   const auto bias = random_vector(static_cast<std::size_t>(c.features), 1.0f);
 
@@ -70,6 +93,10 @@ void run_case(const Case& c, std::mt19937& random) {
   };
 
   std::uint16_t* d_x = to_device(x);
+  std::uint16_t* d_residual = to_device(residual);
+  std::uint16_t* d_addend = to_device(addend);
+  std::uint16_t* d_norm_weight = to_device(norm_weight);
+  const kernels::ResidualNorm norm{d_residual, d_addend, d_norm_weight, kEps};
   std::uint16_t* d_weight = to_device(weight);
   std::uint16_t* d_bias = to_device(bias);
   const std::size_t out_count = static_cast<std::size_t>(c.rows) * c.features;
@@ -77,11 +104,20 @@ void run_case(const Case& c, std::mt19937& random) {
   void* d_out = nullptr;
   check(cudaMalloc(&d_out, out_bytes), "cudaMalloc");
   check(cudaMemset(d_out, 0xff, out_bytes), "poison");  // NaN: every output must be written
+  const kernels::ResidualNorm* fused = c.norm ? &norm : nullptr;
+  const void* input = c.norm ? nullptr : d_x;
   if (c.silu_mul)
-    kernels::skinny_gemm_silu_mul(e, d_x, c.rows, c.in, d_weight, c.features, d_out, nullptr);
+    kernels::skinny_gemm_silu_mul(e, input, c.rows, c.in, d_weight, c.features, d_out, nullptr, fused);
   else
-    kernels::skinny_gemm(e, d_x, c.rows, c.in, d_weight, c.features, c.bias ? d_bias : nullptr, d_out, c.out_f32, nullptr);
+    kernels::skinny_gemm(e, input, c.rows, c.in, d_weight, c.features, c.bias ? d_bias : nullptr, d_out, c.out_f32, nullptr,
+                         fused);
   check(cudaDeviceSynchronize(), "skinny_gemm");
+  int bad = 0;
+  if (c.norm) {  // the residual holds the rounded sum, exactly
+    std::vector<std::uint16_t> after(x.size());
+    check(cudaMemcpy(after.data(), d_residual, after.size() * 2, cudaMemcpyDeviceToHost), "download");
+    if (after != summed) ++bad;
+  }
   std::vector<std::uint16_t> out16(c.out_f32 ? 0 : out_count);
   std::vector<float> out32(c.out_f32 ? out_count : 0);
   check(cudaMemcpy(c.out_f32 ? static_cast<void*>(out32.data()) : static_cast<void*>(out16.data()), d_out, out_bytes,
@@ -91,7 +127,8 @@ void run_case(const Case& c, std::mt19937& random) {
   const double rounding = c.out_f32 ? 0x1p-23 : (e == kernels::Element::bf16 ? 0x1p-8 : 0x1p-11);
   const double f32_sum = 2e-6;  // relative to the sum of |terms|: a few float32 epsilons for the reordered sum
   double worst = 0.0;
-  int bad = 0;
+  // An element of x rounded the other way: one step of the element type.
+  const double x_step = c.norm ? (e == kernels::Element::bf16 ? 0x1p-7 : 0x1p-10) : 0.0;
   for (int r = 0; r < c.rows; ++r)
     for (int f = 0; f < c.features; ++f) {
       double magnitude = 0.0, expected = 0.0, allowed = 0.0;
@@ -103,10 +140,10 @@ void run_case(const Case& c, std::mt19937& random) {
         expected = gate / (1.0 + std::exp(-gate)) * up;
         // A rounding step of gate or up moves the result by about that fraction of it.
         magnitude = (gate_magnitude + std::fabs(gate)) * std::fabs(up) + up_magnitude * std::fabs(gate);
-        allowed = 3 * rounding * std::fabs(expected) + f32_sum * magnitude + 1e-30;
+        allowed = 3 * rounding * std::fabs(expected) + (f32_sum + x_step) * magnitude + 1e-30;
       } else {
         expected = dot(r, f, magnitude) + (c.bias ? to_float(e, bias[static_cast<std::size_t>(f)]) : 0.0);
-        allowed = rounding * std::fabs(expected) + f32_sum * (magnitude + 1.0);
+        allowed = rounding * std::fabs(expected) + f32_sum * (magnitude + 1.0) + x_step * magnitude;
       }
       const std::size_t i = static_cast<std::size_t>(r) * c.features + f;
       const double got = c.out_f32 ? out32[i] : to_float(e, out16[i]);
@@ -114,11 +151,14 @@ void run_case(const Case& c, std::mt19937& random) {
       if (!(error <= allowed)) ++bad;  // NaN counts as bad
       worst = std::max(worst, error / allowed);
     }
-  std::printf("%s %s rows %d in %5d features %5d%s%s%s: worst error %.2f of allowed, %d bad\n", bad == 0 ? "ok  " : "FAIL",
-              e == kernels::Element::bf16 ? "bf16" : "fp16", c.rows, c.in, c.features, c.bias ? " +bias" : "",
-              c.out_f32 ? " f32 out" : "", c.silu_mul ? " silu_mul" : "", worst, bad);
+  std::printf("%s %s rows %d in %5d features %5d%s%s%s%s: worst error %.2f of allowed, %d bad\n", bad == 0 ? "ok  " : "FAIL",
+              e == kernels::Element::bf16 ? "bf16" : "fp16", c.rows, c.in, c.features, c.norm ? " norm" : "",
+              c.bias ? " +bias" : "", c.out_f32 ? " f32 out" : "", c.silu_mul ? " silu_mul" : "", worst, bad);
   failures += bad == 0 ? 0 : 1;
   cudaFree(d_x);
+  cudaFree(d_residual);
+  cudaFree(d_addend);
+  cudaFree(d_norm_weight);
   cudaFree(d_weight);
   cudaFree(d_bias);
   cudaFree(d_out);
@@ -143,6 +183,23 @@ int main() {
   run_case({bf16, 1, 3584, 152064, false, true, false}, random);
   run_case({f16, 2, 3584, 152064, false, true, false}, random);
   run_case({bf16, 2, 65536, 300, true, false, false}, random);  // 256 KB of activations: not the bulk kernel
+  // The norm fused into the product (the bulk kernel, sm_90): Qwen2.5-7B's qkv and gate_up, then random shapes.
+  if (kernels::skinny_gemm_fuses_norm(1, 3584, 4608, false)) {
+    for (int rows = 1; rows <= kernels::kSkinnyRows; ++rows) {
+      run_case({bf16, rows, 3584, 4608, true, false, false, true}, random);
+      run_case({rows == 1 ? bf16 : f16, rows, 3584, 18944, false, false, true, true}, random);
+    }
+    std::uniform_int_distribution<int> rows(1, static_cast<int>(kernels::kSkinnyRows)), vectors(1, 1200),
+        features(1, 3000), coin(0, 1);
+    for (int i = 0; i < 8; ++i) {
+      const bool silu = coin(random) == 1;
+      run_case({coin(random) ? bf16 : f16, rows(random), 8 * vectors(random), features(random), !silu && coin(random),
+                false, silu, true},
+               random);
+    }
+  } else {
+    std::puts("skipped: no fused norm on this GPU");
+  }
   // Fresh random shapes: widths of any multiple of 8, feature counts that are not multiples of 4.
   std::uniform_int_distribution<int> rows(1, static_cast<int>(kernels::kSkinnyRows)), vectors(1, 1200), features(1, 3000), coin(0, 1);
   for (int i = 0; i < 24; ++i) {

@@ -241,6 +241,33 @@ void CudaBackend::linear_silu_mul(const Tensor& x, const Tensor& weight, const T
       [&] { kernels::silu_mul(element(gate_up.dtype), gate_up.data, gate_up.rows, out.cols, out.data, stream_); });
 }
 
+void CudaBackend::add_rms_norm_linear(const Tensor& residual, const Tensor& x, const Tensor& norm_weight, float eps,
+                                      const Tensor& normed, const Tensor& weight, const Tensor& bias, const Tensor& out) {
+  if (!kernels::skinny_gemm_fuses_norm(x.rows, x.cols, weight.rows, false)) {
+    Backend::add_rms_norm_linear(residual, x, norm_weight, eps, normed, weight, bias, out);
+    return;
+  }
+  run(timer_.on() ? fmt::format("add_rms_norm + linear {}x{}", weight.rows, weight.cols) : std::string(), [&] {
+    const kernels::ResidualNorm norm{residual.data, x.data, norm_weight.data, eps};
+    kernels::skinny_gemm(element(x.dtype), nullptr, x.rows, x.cols, weight.data, weight.rows, bias ? bias.data : nullptr,
+                         out.data, out.dtype == DType::f32, stream_, &norm);
+  });
+}
+
+void CudaBackend::add_rms_norm_linear_silu_mul(const Tensor& residual, const Tensor& x, const Tensor& norm_weight,
+                                               float eps, const Tensor& normed, const Tensor& weight, const Tensor& bias,
+                                               const Tensor& gate_up, const Tensor& out) {
+  if (bias || !kernels::skinny_gemm_fuses_norm(x.rows, x.cols, out.cols, true)) {
+    Backend::add_rms_norm_linear_silu_mul(residual, x, norm_weight, eps, normed, weight, bias, gate_up, out);
+    return;
+  }
+  run(timer_.on() ? fmt::format("add_rms_norm + linear {}x{} + silu_mul", weight.rows, weight.cols) : std::string(), [&] {
+    const kernels::ResidualNorm norm{residual.data, x.data, norm_weight.data, eps};
+    kernels::skinny_gemm_silu_mul(element(x.dtype), nullptr, x.rows, x.cols, weight.data, out.cols, out.data, stream_,
+                                  &norm);
+  });
+}
+
 void CudaBackend::head_rms_norm(const Tensor& qkv, const HeadLayout& heads, const Tensor& q_weight,
                                 const Tensor& k_weight, float eps) {
   run("head_rms_norm", [&] {

@@ -56,6 +56,11 @@ class CudaBackend final : public Backend {
                  float scale, std::int64_t sliding_window, const Tensor& out) override;
   void linear_silu_mul(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& gate_up,
                        const Tensor& out) override;
+  void add_rms_norm_linear(const Tensor& residual, const Tensor& x, const Tensor& norm_weight, float eps,
+                           const Tensor& normed, const Tensor& weight, const Tensor& bias, const Tensor& out) override;
+  void add_rms_norm_linear_silu_mul(const Tensor& residual, const Tensor& x, const Tensor& norm_weight, float eps,
+                                    const Tensor& normed, const Tensor& weight, const Tensor& bias, const Tensor& gate_up,
+                                    const Tensor& out) override;
   void gather_logit_rows(const Tensor& x, const StepBatch& batch, const Tensor& out) override;
 
  private:

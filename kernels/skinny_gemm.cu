@@ -385,18 +385,20 @@ struct BulkLayout {
 };
 BulkLayout bulk_layout(std::int64_t rows, std::int64_t in, std::int64_t features, bool silu_mul) {
   if (compute_capability_major() < 9) return {};
-  const std::int64_t row_bytes = (silu_mul ? 2 : 1) * in * 2;
-  int per_chunk = 1;
-  while (per_chunk < kBulkWarps && 2 * per_chunk * row_bytes <= kChunkBytes) per_chunk *= 2;
+  const std::int64_t parts = silu_mul ? 2 : 1, row_bytes = parts * in * 2;
   const std::int64_t grid = multiprocessor_count();
   const std::int64_t block_features = (features + grid - 1) / grid;
-  const std::int64_t fixed = kRingOffset + rows * in * 2 +
-                             block_features * (silu_mul ? 2 : 1) * (kBulkWarps / per_chunk) * rows * sizeof(float);
   const std::int64_t budget = std::min<std::int64_t>(kBulkSharedBytes, shared_memory_per_block());
-  const std::int64_t stage_bytes = stage_stride(per_chunk * row_bytes);
-  const std::int64_t stages = std::min<std::int64_t>(kMaxStages, (budget - fixed) / stage_bytes);
-  if (stages < 2) return {};
-  return {per_chunk, static_cast<int>(stages), fixed + stages * stage_bytes};
+  int per_chunk = 1;
+  while (per_chunk < kBulkWarps && 2 * per_chunk * row_bytes <= kChunkBytes) per_chunk *= 2;
+  for (; per_chunk >= 1; per_chunk /= 2) {  // fewer features a stage where two stages would not fit
+    const std::int64_t fixed =
+        kRingOffset + rows * in * 2 + block_features * parts * (kBulkWarps / per_chunk) * rows * sizeof(float);
+    const std::int64_t stage_bytes = stage_stride(per_chunk * row_bytes);
+    const std::int64_t stages = std::min<std::int64_t>(kMaxStages, (budget - fixed) / stage_bytes);
+    if (stages >= 2) return {per_chunk, static_cast<int>(stages), fixed + stages * stage_bytes};
+  }
+  return {};
 }
 
 template <typename T, typename Out, int kRows, bool kSiluMul>

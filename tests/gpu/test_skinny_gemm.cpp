@@ -171,6 +171,7 @@ int main() {
   std::random_device seed;
   const unsigned s = seed();
   std::printf("seed %u\n", s);
+  std::fflush(stdout);  // shown even if a case aborts
   std::mt19937 random(s);
   const auto bf16 = kernels::Element::bf16, f16 = kernels::Element::f16;
   // Qwen2.5-7B's shapes (qkv with bias, o, down, lm_head logits in f32, gate_up fused).
@@ -193,8 +194,9 @@ int main() {
         features(1, 3000), coin(0, 1);
     for (int i = 0; i < 8; ++i) {
       const bool silu = coin(random) == 1;
-      run_case({coin(random) ? bf16 : f16, rows(random), 8 * vectors(random), features(random), !silu && coin(random),
-                false, silu, true},
+      const int r = rows(random), in = 8 * vectors(random), f = features(random);
+      run_case({coin(random) ? bf16 : f16, r, in, f, !silu && coin(random), false, silu,
+                kernels::skinny_gemm_fuses_norm(r, in, f, silu)},
                random);
     }
   } else {

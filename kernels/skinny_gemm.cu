@@ -86,9 +86,9 @@ inline __device__ Out feature_output(float sum, float up_sum, const T* bias, int
 }
 
 // out[r, f] = x[r] · weight[f] (+ bias[f]) for the kRows rows of x. With kSiluMul the weight is
-// [gate | up], `features` rows each, and out[r, f] = silu(x[r] · gate[f]) * (x[r] · up[f]). A feature's row is split over `splits`
-// warps of the block (1, 2 or 4: long rows would otherwise leave a second, mostly idle wave of blocks),
-// their sums added through shared memory. The first batch of weights is requested before waiting for
+// [gate | up], `features` rows each, and out[r, f] = silu(x[r] · gate[f]) * (x[r] · up[f]). A feature's
+// row is split over `splits` warps of the block (1, 2 or 4: long rows would otherwise leave a second,
+// mostly idle wave of blocks), their sums added through shared memory. The first batch of weights is requested before waiting for
 // the previous kernel (launch_overlapped: weights are never written during a step), so the start of the
 // stream overlaps the end of that kernel.
 template <typename T, typename Out, int kRows, bool kSiluMul>
@@ -259,6 +259,7 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
   }
 
   wait_for_previous_kernel();  // before `out`, which kernels before may still read, is written
+  // A barrier of the computing warps alone (the producer may have left).
   const auto sync_computing = [] { asm volatile("bar.sync 1, %0;" ::"n"(kBulkWarps * 32) : "memory"); };
   const auto* residual_v = reinterpret_cast<const int4*>(residual);
   const auto* add_v = reinterpret_cast<const int4*>(add);
@@ -340,7 +341,7 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
         }
     }
   }
-  asm volatile("bar.sync 1, %0;" ::"n"(kBulkWarps * 32));  // every partial sum is written (the producer has left)
+  sync_computing();  // every partial sum is written
   for (int i = threadIdx.x; i < (last - first) * kRows; i += kBulkWarps * 32) {
     const int feature = first + i / kRows, r = i % kRows;
     const float* p = partial + static_cast<std::int64_t>(i / kRows) * kParts * segments * kRows + r;

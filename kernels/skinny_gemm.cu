@@ -88,9 +88,9 @@ inline __device__ Out feature_output(float sum, float up_sum, const T* bias, int
 // out[r, f] = x[r] · weight[f] (+ bias[f]) for the kRows rows of x. With kSiluMul the weight is
 // [gate | up], `features` rows each, and out[r, f] = silu(x[r] · gate[f]) * (x[r] · up[f]). A feature's
 // row is split over `splits` warps of the block (1, 2 or 4: long rows would otherwise leave a second,
-// mostly idle wave of blocks), their sums added through shared memory. The first batch of weights is requested before waiting for
-// the previous kernel (launch_overlapped: weights are never written during a step), so the start of the
-// stream overlaps the end of that kernel.
+// mostly idle wave of blocks), their sums added through shared memory. The first batch of weights is
+// requested before waiting for the previous kernel (launch_overlapped: weights are never written during
+// a step), so the start of the stream overlaps the end of that kernel.
 template <typename T, typename Out, int kRows, bool kSiluMul>
 __global__ void __launch_bounds__(kWarps * 32)
     skinny_gemm_kernel(const T* x, int in, const T* weight, int features, int splits, const T* bias, Out* out) {
@@ -208,7 +208,8 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
       asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(shared_address(empty + s)), "r"(kBulkWarps));
     }
     asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(shared_address(x_ready)));
-    asm volatile("fence.mbarrier_init.release.cluster;\n fence.proxy.async.shared::cta;" ::: "memory");  // seen by the copy engine
+    // The barriers as the copy engine will see them.
+    asm volatile("fence.mbarrier_init.release.cluster;\n fence.proxy.async.shared::cta;" ::: "memory");
   }
   __syncthreads();
 
@@ -329,7 +330,8 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
       }
     }
     __syncwarp();
-    if (lane == 0) asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(shared_address(empty + c % stages)) : "memory");
+    if (lane == 0)
+      asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(shared_address(empty + c % stages)) : "memory");
     if (f < last) {
       float* p = partial + static_cast<std::int64_t>(f - first) * kParts * segments * kRows;
 #pragma unroll
@@ -406,8 +408,8 @@ template <typename T, typename Out, int kRows, bool kSiluMul>
 void launch_bulk(const BulkLayout& layout, const T* x, int in, const T* weight, int features, const T* bias, Out* out,
                  const ResidualNorm* norm, cudaStream_t stream) {
   auto* kernel = bulk_skinny_gemm_kernel<T, Out, kRows, kSiluMul>;
-  static const cudaError_t allowed = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                          static_cast<int>(std::min<std::int64_t>(kBulkSharedBytes, shared_memory_per_block())));
+  const auto most = static_cast<int>(std::min<std::int64_t>(kBulkSharedBytes, shared_memory_per_block()));
+  static const cudaError_t allowed = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
   if (allowed != cudaSuccess) throw std::runtime_error(std::string("skinny_gemm: ") + cudaGetErrorString(allowed));
   launch_overlapped(kernel, dim3(static_cast<unsigned>(multiprocessor_count())), dim3(kBulkWarps * 32 + 32),
                     static_cast<std::size_t>(layout.shared_bytes), stream, x, in, weight, features, bias, out,

@@ -264,24 +264,30 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
   const auto sync_computing = [] { asm volatile("bar.sync 1, %0;" ::"n"(kBulkWarps * 32) : "memory"); };
   const auto* residual_v = reinterpret_cast<const int4*>(residual);
   const auto* add_v = reinterpret_cast<const int4*>(add);
-  // residual + add of vector v (8 elements), rounded to T.
+  // residual + add of vector v (8 elements), rounded to T: as floats in `sum`, packed as the result.
   const auto residual_sum = [&](int v, float (&sum)[8]) {
     const int4 a = residual_v[v], b = add_v[v];
     const T* ae = reinterpret_cast<const T*>(&a);
     const T* be = reinterpret_cast<const T*>(&b);
+    int4 packed;
+    T* pe = reinterpret_cast<T*>(&packed);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) sum[i] = to_float(from_float<T>(to_float(ae[i]) + to_float(be[i])));
+    for (int i = 0; i < 8; ++i) {
+      pe[i] = from_float<T>(to_float(ae[i]) + to_float(be[i]));
+      sum[i] = to_float(pe[i]);
+    }
+    return packed;
   };
   if (residual == nullptr) {
     wait(x_ready, 0);
-  } else {
+  } else {  // the rounded sums into xs, then normalized there in place
     __shared__ float squares[kRows][kBulkWarps];
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       float own = 0.0f;
       for (int v = threadIdx.x; v < vectors; v += kBulkWarps * 32) {
         float sum[8];
-        residual_sum(r * vectors + v, sum);
+        xs[r * vectors + v] = residual_sum(r * vectors + v, sum);
 #pragma unroll
         for (int i = 0; i < 8; ++i) own += sum[i] * sum[i];
       }
@@ -290,20 +296,20 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
     }
     sync_computing();
     const auto* weight_v = reinterpret_cast<const int4*>(norm_weight);
-    for (int v = threadIdx.x; v < kRows * vectors; v += kBulkWarps * 32) {
-      const int r = v / vectors;
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
       float total = 0.0f;
       for (int w = 0; w < kBulkWarps; ++w) total += squares[r][w];
       const float scale = rsqrtf(total / static_cast<float>(in) + eps);
-      float sum[8];
-      residual_sum(v, sum);
-      const int4 wv = weight_v[v % vectors];
-      const T* we = reinterpret_cast<const T*>(&wv);
-      int4 normed;
-      T* ne = reinterpret_cast<T*>(&normed);
+      for (int v = threadIdx.x; v < vectors; v += kBulkWarps * 32) {  // each thread its own vectors of above
+        int4 packed = xs[r * vectors + v];
+        T* pe = reinterpret_cast<T*>(&packed);
+        const int4 wv = weight_v[v];
+        const T* we = reinterpret_cast<const T*>(&wv);
 #pragma unroll
-      for (int i = 0; i < 8; ++i) ne[i] = from_float<T>(sum[i] * scale * to_float(we[i]));
-      xs[v] = normed;
+        for (int i = 0; i < 8; ++i) pe[i] = from_float<T>(to_float(pe[i]) * scale * to_float(we[i]));
+        xs[r * vectors + v] = packed;
+      }
     }
     sync_computing();
   }
@@ -365,12 +371,7 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
     if (last_block) {
       for (int v = threadIdx.x; v < kRows * vectors; v += kBulkWarps * 32) {
         float sum[8];
-        residual_sum(v, sum);
-        int4 packed;
-        T* pe = reinterpret_cast<T*>(&packed);
-#pragma unroll
-        for (int i = 0; i < 8; ++i) pe[i] = from_float<T>(sum[i]);
-        reinterpret_cast<int4*>(residual)[v] = packed;
+        reinterpret_cast<int4*>(residual)[v] = residual_sum(v, sum);
       }
       if (threadIdx.x == 0) residual_readers_done = 0;
     }
@@ -379,6 +380,9 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
   __trap();
 #endif
 }
+
+// The most shared memory a bulk block takes on this GPU.
+std::int64_t bulk_shared_budget() { return std::min<std::int64_t>(kBulkSharedBytes, shared_memory_per_block()); }
 
 // How a bulk launch is laid out: features a stage, stages, shared bytes; none (stages 0) before sm_90 or
 // where the activation rows and two stages do not fit in a block's shared memory.
@@ -391,7 +395,7 @@ BulkLayout bulk_layout(std::int64_t rows, std::int64_t in, std::int64_t features
   const std::int64_t parts = silu_mul ? 2 : 1, row_bytes = parts * in * 2;
   const std::int64_t grid = multiprocessor_count();
   const std::int64_t block_features = (features + grid - 1) / grid;
-  const std::int64_t budget = std::min<std::int64_t>(kBulkSharedBytes, shared_memory_per_block());
+  const std::int64_t budget = bulk_shared_budget();
   int per_chunk = 1;
   while (per_chunk < kBulkWarps && 2 * per_chunk * row_bytes <= kChunkBytes) per_chunk *= 2;
   for (; per_chunk >= 1; per_chunk /= 2) {  // fewer features a stage where two stages would not fit
@@ -408,8 +412,8 @@ template <typename T, typename Out, int kRows, bool kSiluMul>
 void launch_bulk(const BulkLayout& layout, const T* x, int in, const T* weight, int features, const T* bias, Out* out,
                  const ResidualNorm* norm, cudaStream_t stream) {
   auto* kernel = bulk_skinny_gemm_kernel<T, Out, kRows, kSiluMul>;
-  const auto most = static_cast<int>(std::min<std::int64_t>(kBulkSharedBytes, shared_memory_per_block()));
-  static const cudaError_t allowed = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, most);
+  static const cudaError_t allowed =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bulk_shared_budget()));
   if (allowed != cudaSuccess) throw std::runtime_error(std::string("skinny_gemm: ") + cudaGetErrorString(allowed));
   launch_overlapped(kernel, dim3(static_cast<unsigned>(multiprocessor_count())), dim3(kBulkWarps * 32 + 32),
                     static_cast<std::size_t>(layout.shared_bytes), stream, x, in, weight, features, bias, out,

@@ -109,6 +109,40 @@ inline __device__ float warp_sum(float value) { return warp_reduce(value, Add{})
 inline __device__ float block_sum(float value) { return block_reduce(value, 0.0f, Add{}); }
 inline __device__ float block_max(float value) { return block_reduce(value, -FLT_MAX, Max{}); }
 
+// RoPE in Hugging Face's rotate_half layout: element d of a head of `dim` elements turns with its partner
+// d ± dim / 2 by the angle of pair d mod dim / 2; `angles` holds one position's dim / 2 cosines, then its
+// sines. Every kernel that rotates rounds the result to T once, as the model stores it.
+inline __device__ float rotate(float x, float partner, float cosine, float sine, bool upper_half) {
+  return upper_half ? x * cosine + partner * sine : x * cosine - partner * sine;
+}
+template <typename T>
+inline __device__ T rotated(const T* head, const float* angles, int d, int dim) {
+  const int half = dim / 2, i = d % half;
+  return from_float<T>(rotate(to_float(head[d]), to_float(head[d < half ? d + half : d - half]), angles[i],
+                              angles[half + i], d >= half));
+}
+// Elements d .. d + 7 of the rotated head, as `rotated` gives them, in 16-byte loads: d and dim / 2
+// multiples of 8.
+template <typename T>
+inline __device__ int4 rotated8(const T* head, const float* angles, int d, int dim) {
+  const int half = dim / 2, i = d % half;
+  const int4 x_bits = *reinterpret_cast<const int4*>(head + d);
+  const int4 partner_bits = *reinterpret_cast<const int4*>(head + (d < half ? d + half : d - half));
+  const T* x = reinterpret_cast<const T*>(&x_bits);
+  const T* partner = reinterpret_cast<const T*>(&partner_bits);
+  float cosine[8], sine[8];
+  *reinterpret_cast<float4*>(cosine) = *reinterpret_cast<const float4*>(angles + i);
+  *reinterpret_cast<float4*>(cosine + 4) = *reinterpret_cast<const float4*>(angles + i + 4);
+  *reinterpret_cast<float4*>(sine) = *reinterpret_cast<const float4*>(angles + half + i);
+  *reinterpret_cast<float4*>(sine + 4) = *reinterpret_cast<const float4*>(angles + half + i + 4);
+  int4 out;
+  T* y = reinterpret_cast<T*>(&out);
+#pragma unroll
+  for (int e = 0; e < 8; ++e)
+    y[e] = from_float<T>(rotate(to_float(x[e]), to_float(partner[e]), cosine[e], sine[e], d >= half));
+  return out;
+}
+
 // The cache slot of key j, whose page (cache block of 2^page_shift tokens) is `page`: its sequence's
 // block-table entry j >> page_shift.
 inline __device__ std::int64_t slot_in_page(std::int32_t page, int page_shift, std::int64_t j) {

@@ -128,14 +128,14 @@ __global__ void head_rms_norm_kernel(T* qkv, std::int64_t row_width, Heads heads
   for (int i = lane; i < heads.head_dim; i += 32) x[i] = from_float<T>(to_float(x[i]) * scale * to_float(weight[i]));
 }
 
-// A thread per rotated pair (x1, x2) = (x[i], x[i + half]) of the q and k heads of a token, the k pairs
-// also stored in the token's cache slot, then a thread per element of its v heads, copied there;
-// blockIdx.x is the token, blockIdx.y a slice of its pairs and elements (all in one round of loads:
-// one token is a single-sequence decode step).
+// A thread per rotated pair (x[i], x[i + half]) of the q and k heads of a token, the k pairs also stored
+// in the token's cache slot, then a thread per element of its v heads, copied there; blockIdx.x is the
+// token's entry in `token_rows`, blockIdx.y a slice of its pairs and elements.
 template <typename T>
 __global__ void rotary_write_kv_kernel(T* qkv, std::int64_t row_width, Heads heads, const float* cos_sin,
-                                       const std::int32_t* positions, T* keys, T* values, const std::int64_t* slots) {
-  const std::int64_t t = blockIdx.x;
+                                       const std::int32_t* positions, T* keys, T* values, const std::int64_t* slots,
+                                       const std::int32_t* token_rows) {
+  const std::int64_t t = token_rows[blockIdx.x];
   const int half = heads.head_dim / 2;
   const int pairs = (heads.q_heads + heads.kv_heads) * half;
   const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * heads.head_dim;
@@ -151,11 +151,7 @@ __global__ void rotary_write_kv_kernel(T* qkv, std::int64_t row_width, Heads hea
   const int i = p % half;
   const float* angles = cos_sin + static_cast<std::int64_t>(positions[t]) * heads.head_dim;
   T* x = row + static_cast<std::int64_t>(head) * heads.head_dim;
-  const float x1 = to_float(x[i]);
-  const float x2 = to_float(x[i + half]);
-  const float c = angles[i];
-  const float s = angles[half + i];
-  const T y1 = from_float<T>(x1 * c - x2 * s), y2 = from_float<T>(x2 * c + x1 * s);
+  const T y1 = rotated(x, angles, i, heads.head_dim), y2 = rotated(x, angles, i + half, heads.head_dim);
   x[i] = y1;
   x[i + half] = y2;
   if (head >= heads.q_heads && slot >= 0) {
@@ -239,12 +235,14 @@ void head_rms_norm(Element e, void* qkv, std::int64_t rows, std::int64_t row_wid
 }
 
 void rotary_write_kv(Element e, void* qkv, std::int64_t row_width, const Heads& heads, const float* cos_sin,
-                     void* keys, void* values, const StepView& step, cudaStream_t stream) {
+                     void* keys, void* values, const StepView& step, const std::int32_t* token_rows, std::int64_t count,
+                     cudaStream_t stream) {
+  if (count == 0) return;
   const std::int64_t items = (heads.q_heads + heads.kv_heads) * (heads.head_dim / 2) + heads.kv_heads * heads.head_dim;
-  const dim3 grid(static_cast<unsigned>(step.num_tokens), static_cast<unsigned>((items + kRowThreads - 1) / kRowThreads));
+  const dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>((items + kRowThreads - 1) / kRowThreads));
   LLMCTL_DISPATCH(e, rotary_write_kv_kernel<T><<<grid, kRowThreads, 0, stream>>>(
                          static_cast<T*>(qkv), row_width, heads, cos_sin, step.positions, static_cast<T*>(keys),
-                         static_cast<T*>(values), step.slot_mapping);)
+                         static_cast<T*>(values), step.slot_mapping, token_rows);)
   check_launch("rotary_write_kv");
 }
 

@@ -40,18 +40,24 @@ void add_rms_norm(Element e, void* residual, const void* x, const void* weight, 
                   std::int64_t cols, void* out, cudaStream_t stream);
 void head_rms_norm(Element e, void* qkv, std::int64_t rows, std::int64_t row_width, const Heads& heads,
                    const void* q_weight, const void* k_weight, float eps, cudaStream_t stream);
-// Rotates q and k in place (cos_sin: [positions, head_dim] f32, cosines then sines), then writes k and v
-// to each token's cache slot (none for slot -1).
+// Rotates the q and k heads of the tokens `token_rows` (count of them) in place by their positions (cos_sin:
+// [positions, head_dim] f32, cosines then sines), then writes their k and v to their cache slots (none
+// for slot -1).
 void rotary_write_kv(Element e, void* qkv, std::int64_t row_width, const Heads& heads, const float* cos_sin,
-                     void* keys, void* values, const StepView& step, cudaStream_t stream);
-// Causal attention of the tokens `token_rows` (count of them) over their sequences' cached keys and
-// values (a window when > 0), for decode tokens: a block per token, kv head and split of the context.
-// Few tokens with long contexts are split over more blocks, their partial results merged through
-// `workspace` (as many splits as fit in it; none without one). Head dims: multiples of 8 up to 256.
-void paged_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys,
-                     const void* values, const StepView& step, const std::int32_t* token_rows, std::int64_t count,
-                     float scale, std::int64_t sliding_window, void* out, float* workspace, std::size_t workspace_bytes,
+                     void* keys, void* values, const StepView& step, const std::int32_t* token_rows, std::int64_t count,
                      cudaStream_t stream);
+// Causal attention of the tokens `token_rows` (count of them) over their sequences' cached keys and
+// values (a window when > 0): a block per token, kv head and split of the context. Few tokens with
+// long contexts are split over more blocks, their partial results merged through `workspace` (as many
+// splits as fit in it; none without one). Head dims: multiples of 8 up to 256.
+// With `cos_sin`, the tokens are decodes (each its sequence's only new token) whose qkv rows are not
+// rotated yet: the kernel does rotary_write_kv's work for them (their qkv rows stay as they are), so
+// that a decode step runs one kernel per layer between the qkv and o projections. Without, the cache
+// holds every key the tokens attend to.
+void paged_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, void* keys, void* values,
+                     const StepView& step, const float* cos_sin, const std::int32_t* token_rows,
+                     std::int64_t count, float scale, std::int64_t sliding_window, void* out, float* workspace,
+                     std::size_t workspace_bytes, cudaStream_t stream);
 
 // Flattened (token, q head) rows of one kv head per tile: tile t of a chunk starts at row t * kPrefillTileRows.
 constexpr std::int32_t kPrefillTileRows = 128;

@@ -3,7 +3,9 @@
 // q heads (GQA: each key and value is read once for all of them), over one split of the token's context
 // (flash-decoding: few tokens with long contexts still fill the GPU). Head dims 64 and 128 run on the
 // tensor cores where the GPU has them (paged_attention_mma_kernel, one warp per block); others on the
-// scalar kernel below, four warps per block.
+// scalar kernel below, four warps per block. For decode tokens both kernels also do rotary_write_kv's work:
+// they rotate the q heads as they load them, and the block whose keys end at the token's own writes
+// that key and value into its tile and the cache (place_new_key), which saves a kernel and its launch.
 //
 // Scalar kernel, per tile of 64 keys: the block copies keys and values to shared memory with 16-byte loads; each
 // thread scores one key against one q head at a time (no cross-lane reductions); a warp per head runs
@@ -13,6 +15,7 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <type_traits>
 
 namespace llmctl::kernels {
 namespace {
@@ -43,12 +46,12 @@ __device__ inline void context_of(const StepView& step, std::int64_t t, std::int
   first = window > 0 ? max(static_cast<std::int64_t>(0), position - window + 1) : 0;
 }
 
-// What one block of either kernel attends: token `token` (row blockIdx.x of token_rows), kv head
-// `kv_head` and `group` of its q heads from `first_head` (blockIdx.y), and the keys [begin, end) of split
-// blockIdx.z of the token's context, which uses `used` splits of whole `tile`-key tiles; its sequence's
-// block `table`. False for a split past those: the block has nothing to do.
+// What one block of either kernel attends: token `token` (row blockIdx.x of token_rows) at `position`,
+// kv head `kv_head` and `group` of its q heads from `first_head` (blockIdx.y), and the keys [begin, end)
+// of split blockIdx.z of the token's context, which uses `used` splits of whole `tile`-key tiles; its
+// sequence's block `table`. False for a split past those: the block has nothing to do.
 struct DecodeWork {
-  std::int64_t token;
+  std::int64_t token, position;
   int kv_head, first_head, group, used;
   std::int64_t begin, end;
   const std::int32_t* table;
@@ -69,6 +72,7 @@ __device__ inline bool decode_work(const Heads& heads, const StepView& step, con
   if (split >= used) return false;
   const std::int64_t begin = first + static_cast<std::int64_t>(split) * per_split;
   work = {t,
+          position,
           kv_head,
           first_head,
           min(heads_per_block, kv_head * group_size + group_size - first_head),
@@ -79,11 +83,33 @@ __device__ inline bool decode_work(const Heads& heads, const StepView& step, con
   return true;
 }
 
+// Where a kernel fuses the rotary embedding (paged_attention with cos_sin), the block whose tile holds the
+// token's own key writes it: the token's k head `kv_head` rotated, and its v head, go into the tile's rows
+// k_row and v_row in place of what the cache held there, and into the token's cache slot (not for -1:
+// padding). The block's threads share the work.
+template <typename T>
+__device__ void place_new_key(const T* qkv_row, const Heads& heads, int kv_head, const float* angles, std::int64_t slot,
+                              T* keys, T* values, T* k_row, T* v_row) {
+  const int dim = heads.head_dim;
+  const T* k = qkv_row + static_cast<std::int64_t>(heads.q_heads + kv_head) * dim;
+  const T* v = k + static_cast<std::int64_t>(heads.kv_heads) * dim;
+  const std::int64_t offset = (slot * heads.kv_heads + kv_head) * dim;
+  for (int d = threadIdx.x; d < dim; d += blockDim.x) {
+    const T key = rotated(k, angles, d, dim), value = v[d];
+    k_row[d] = key;
+    v_row[d] = value;
+    if (slot >= 0) {
+      keys[offset + d] = key;
+      values[offset + d] = value;
+    }
+  }
+}
+
 template <typename T, int kMaxDim>
 __global__ void __launch_bounds__(kThreads)
-    paged_attention_kernel(const T* qkv, std::int64_t row_width, Heads heads, const T* keys, const T* values, StepView step,
-                           const std::int32_t* token_rows, int heads_per_block, int splits, float scale,
-                           std::int64_t window, T* out, float* partials) {
+    paged_attention_kernel(const T* qkv, std::int64_t row_width, Heads heads, T* keys, T* values, StepView step,
+                           const float* cos_sin, const std::int32_t* token_rows, int heads_per_block, int splits,
+                           float scale, std::int64_t window, T* out, float* partials) {
   constexpr int kKeys = tile_keys(kMaxDim);
   constexpr int kChunks = kMaxDim / 8;                                       // 16-byte chunks of a row, at most
   constexpr int kPvSlots = (kMaxGroup * kChunks + kThreads - 1) / kThreads;  // heads each thread accumulates
@@ -96,18 +122,22 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ float m_s[kMaxGroup], l_s[kMaxGroup], correction[kMaxGroup];
 
   let_next_kernel_start();  // the o projection may start streaming its weights
+  wait_for_previous_kernel();
   DecodeWork work;
   if (!decode_work(heads, step, token_rows, heads_per_block, splits, kKeys, window, work)) return;
-  const auto [t, kv_head, first_head, group, used, begin, end, table] = work;
+  const auto [t, position, kv_head, first_head, group, used, begin, end, table] = work;
   const int i = blockIdx.x, split = blockIdx.z;
   const int dim = heads.head_dim;
   const int chunks = dim / 8;
   const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * dim;
+  const T* qkv_row = qkv + t * row_width;
+  const float* angles = cos_sin ? cos_sin + position * dim : nullptr;
 
-  for (int x = threadIdx.x; x < kMaxGroup * dim; x += kThreads)  // heads past the group: zeros, scored unused
-    q_s[(x / dim) * kMaxDim + x % dim] =
-        x / dim < group ? to_float(qkv[t * row_width + static_cast<std::int64_t>(first_head + x / dim) * dim + x % dim]) * scale
-                        : 0.0f;
+  for (int x = threadIdx.x; x < kMaxGroup * dim; x += kThreads) {  // heads past the group: zeros, scored unused
+    const int g = x / dim, d = x % dim;
+    const T* head = qkv_row + static_cast<std::int64_t>(first_head + g) * dim;
+    q_s[g * kMaxDim + d] = g < group ? to_float(angles ? rotated(head, angles, d, dim) : head[d]) * scale : 0.0f;
+  }
   if (threadIdx.x < kMaxGroup) {
     m_s[threadIdx.x] = -FLT_MAX;
     l_s[threadIdx.x] = 0.0f;
@@ -124,6 +154,12 @@ __global__ void __launch_bounds__(kThreads)
     gather_kv_tile(keys, values, table, page_shift_of(step), kv_width, static_cast<std::int64_t>(kv_head) * dim, dim, key0,
                    kKeys, end, kRow, k_tile, v_tile);
     __syncthreads();
+    if (angles && position < key0 + kKeys) {  // the tile ends with the token's own key
+      const std::int64_t row = position - key0;
+      place_new_key(qkv_row, heads, kv_head, angles, step.slot_mapping[t], keys, values, k_tile + row * kRow,
+                    v_tile + row * kRow);
+      __syncthreads();
+    }
 
     // Scores: thread -> one key (threadIdx % kKeys) against q heads threadIdx / kKeys + k * kScoreStride,
     // each 16 bytes of the key read once for all of them.
@@ -228,11 +264,12 @@ __global__ void __launch_bounds__(kThreads)
 // the block's q heads (at most 8) the first rows of 16-row mma products, the rest zeros. Scores,
 // probabilities and output stay in registers, so the only shared-memory traffic is the tile itself, which
 // cp.async gathers (the next one while this one is used). The grid, splits and partial results are the
-// scalar kernel's.
+// scalar kernel's. The first tile (keys of earlier steps, final) loads while the kernel before, the qkv
+// projection, finishes.
 template <typename T, int kDim>
 __global__ void __launch_bounds__(32, 12)
-    paged_attention_mma_kernel(const T* qkv, std::int64_t row_width, Heads heads, const T* keys, const T* values,
-                               StepView step, const std::int32_t* token_rows, int heads_per_block, int splits,
+    paged_attention_mma_kernel(const T* qkv, std::int64_t row_width, Heads heads, T* keys, T* values, StepView step,
+                               const float* cos_sin, const std::int32_t* token_rows, int heads_per_block, int splits,
                                float scale, std::int64_t window, T* out, float* partials) {
 #if __CUDA_ARCH__ >= 800
   // Keys per tile: 16 keeps the block's shared memory at 17 KB, so 12 blocks fit on a multiprocessor;
@@ -246,7 +283,7 @@ __global__ void __launch_bounds__(32, 12)
   let_next_kernel_start();
   DecodeWork work;
   if (!decode_work(heads, step, token_rows, heads_per_block, splits, kKeys, window, work)) return;
-  const auto [t, kv_head, first_head, group, used, begin, end, table] = work;
+  const auto [t, position, kv_head, first_head, group, used, begin, end, table] = work;
   const int i = blockIdx.x, split = blockIdx.z;
   const std::int64_t kv_width = static_cast<std::int64_t>(heads.kv_heads) * kDim;
   const std::int64_t head_offset = static_cast<std::int64_t>(kv_head) * kDim;
@@ -254,6 +291,9 @@ __global__ void __launch_bounds__(32, 12)
 
   load_kv_tile<T, kDim, kKeys, 32>(keys, values, table, page_shift, kv_width, head_offset, begin, end, kv_tiles,
                                    kv_tiles + kKeys * kStride);
+  wait_for_previous_kernel();
+  const T* qkv_row = qkv + t * row_width;
+  const float* angles = cos_sin ? cos_sin + position * kDim : nullptr;
   // The q heads go to registers through V1, which the second tile overwrites only after them.
   T* q_tile = kv_tiles + 3 * kKeys * kStride;
   const int lane = threadIdx.x;
@@ -261,8 +301,10 @@ __global__ void __launch_bounds__(32, 12)
   for (int x = lane; x < 16 * kDimTiles; x += 32) {
     const int row = x / kDimTiles, part = x % kDimTiles;
     int4 value = make_int4(0, 0, 0, 0);
-    if (row < group)
-      value = reinterpret_cast<const int4*>(qkv + t * row_width + static_cast<std::int64_t>(first_head + row) * kDim)[part];
+    if (row < group) {
+      const T* head = qkv_row + static_cast<std::int64_t>(first_head + row) * kDim;
+      value = angles ? rotated8(head, angles, part * 8, kDim) : reinterpret_cast<const int4*>(head)[part];
+    }
     reinterpret_cast<int4*>(q_tile + row * kStride)[part] = value;
   }
   __syncwarp();
@@ -284,7 +326,13 @@ __global__ void __launch_bounds__(32, 12)
       asm volatile("cp.async.wait_group 0;");
     }
     __syncwarp();
-    const T* k_tile = kv_tiles + buffer * 2 * kKeys * kStride;
+    T* k_tile = kv_tiles + buffer * 2 * kKeys * kStride;
+    if (angles && position < key0 + kKeys) {  // the tile ends with the token's own key
+      const std::int64_t row = position - key0;
+      place_new_key(qkv_row, heads, kv_head, angles, step.slot_mapping[t], keys, values, k_tile + row * kStride,
+                    k_tile + (kKeys + row) * kStride);
+      __syncwarp();
+    }
     float s[1][kKeys / 8][4];
     score_tile<T, kDim / 16>(
         [&](int, int k, std::uint32_t(&a)[4]) {
@@ -341,6 +389,7 @@ __global__ void __launch_bounds__(kThreads) merge_splits_kernel(Heads heads, Ste
   static_assert(kMaxSplits <= kThreads);
   __shared__ float weights[kMaxSplits];
   let_next_kernel_start();
+  wait_for_previous_kernel();  // in every block: the next kernel waits for this one alone
   const int i = blockIdx.x;
   const int h = blockIdx.y;
   const std::int64_t t = token_rows[i];
@@ -379,8 +428,8 @@ std::int64_t resident_blocks(int threads) {
 }
 
 template <typename T, int kMaxDim>
-void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys, const void* values,
-            const StepView& step, const std::int32_t* token_rows, std::int64_t count, float scale, std::int64_t window,
+void launch(const void* qkv, std::int64_t row_width, const Heads& heads, void* keys, void* values, const StepView& step,
+            const float* cos_sin, const std::int32_t* token_rows, std::int64_t count, float scale, std::int64_t window,
             void* out, float* workspace, std::size_t workspace_bytes, cudaStream_t stream) {
   const int group_size = heads.q_heads / heads.kv_heads;
   const int heads_per_block = std::min(group_size, kMaxGroup);
@@ -403,42 +452,45 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, const v
   const int splits = static_cast<int>(std::clamp<std::int64_t>(slots / blocks, 1, max_splits));
   const dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>(heads.kv_heads * blocks_per_group),
                   static_cast<unsigned>(splits));
+  // Overlapped launches: each kernel starts while the one before finishes (common.cuh).
+  const auto typed = [](auto* p) { return static_cast<T*>(p); };
   if (on_tensor_cores)
-    paged_attention_mma_kernel<T, kMmaDim><<<grid, 32, 0, stream>>>(
-        static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys), static_cast<const T*>(values), step,
-        token_rows, heads_per_block, splits, scale, window, static_cast<T*>(out), workspace);
+    launch_overlapped(paged_attention_mma_kernel<T, kMmaDim>, grid, dim3(32), 0, stream, static_cast<const T*>(qkv),
+                      row_width, heads, typed(keys), typed(values), step, cos_sin, token_rows, heads_per_block, splits,
+                      scale, window, typed(out), workspace);
   else
-    paged_attention_kernel<T, kMaxDim><<<grid, kThreads, 0, stream>>>(
-        static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys), static_cast<const T*>(values), step,
-        token_rows, heads_per_block, splits, scale, window, static_cast<T*>(out), workspace);
+    launch_overlapped(paged_attention_kernel<T, kMaxDim>, grid, dim3(kThreads), 0, stream, static_cast<const T*>(qkv),
+                      row_width, heads, typed(keys), typed(values), step, cos_sin, token_rows, heads_per_block, splits,
+                      scale, window, typed(out), workspace);
   if (splits > 1)  // split sizes are whole tiles of the kernel that ran
-    merge_splits_kernel<T><<<dim3(static_cast<unsigned>(count), static_cast<unsigned>(heads.q_heads)), kThreads, 0, stream>>>(
-        heads, step, token_rows, splits, on_tensor_cores ? kMmaTileKeys : tile_keys(kMaxDim), window, workspace,
-        static_cast<T*>(out));
+    launch_overlapped(merge_splits_kernel<T>,
+                      dim3(static_cast<unsigned>(count), static_cast<unsigned>(heads.q_heads)), dim3(kThreads), 0,
+                      stream, heads, step, token_rows, splits, on_tensor_cores ? kMmaTileKeys : tile_keys(kMaxDim),
+                      window, static_cast<const float*>(workspace), typed(out));
 }
 
 }  // namespace
 
-void paged_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, const void* keys,
-                     const void* values, const StepView& step, const std::int32_t* token_rows, std::int64_t count,
+void paged_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, void* keys, void* values,
+                     const StepView& step, const float* cos_sin, const std::int32_t* token_rows, std::int64_t count,
                      float scale, std::int64_t sliding_window, void* out, float* workspace, std::size_t workspace_bytes,
                      cudaStream_t stream) {
   if (count == 0) return;
   if (heads.head_dim > 256 || heads.head_dim % 8 != 0 || heads.q_heads % heads.kv_heads != 0)
     throw std::runtime_error("paged_attention: head_dim must be a multiple of 8 up to 256, and q heads a multiple of kv heads");
   LLMCTL_DISPATCH(e, {
+    const auto launch_for = [&](auto max_dim) {
+      launch<T, decltype(max_dim)::value>(qkv, row_width, heads, keys, values, step, cos_sin, token_rows, count, scale,
+                                          sliding_window, out, workspace, workspace_bytes, stream);
+    };
     if (heads.head_dim <= 32)
-      launch<T, 32>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, workspace,
-                    workspace_bytes, stream);
+      launch_for(std::integral_constant<int, 32>{});
     else if (heads.head_dim <= 64)
-      launch<T, 64>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, workspace,
-                    workspace_bytes, stream);
+      launch_for(std::integral_constant<int, 64>{});
     else if (heads.head_dim <= 128)
-      launch<T, 128>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, workspace,
-                     workspace_bytes, stream);
+      launch_for(std::integral_constant<int, 128>{});
     else
-      launch<T, 256>(qkv, row_width, heads, keys, values, step, token_rows, count, scale, sliding_window, out, workspace,
-                     workspace_bytes, stream);
+      launch_for(std::integral_constant<int, 256>{});
   })
   check_launch("paged_attention");
 }

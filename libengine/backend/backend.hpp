@@ -122,15 +122,14 @@ class Backend {
   // RMSNorm over each q head and each k head of a fused qkv activation (Qwen3's q_norm and k_norm).
   virtual void head_rms_norm(const Tensor& qkv, const HeadLayout& heads, const Tensor& q_weight,
                              const Tensor& k_weight, float eps) = 0;
-  // Rotates the q and k heads in place by each token's position (Hugging Face's rotate_half layout), then
-  // writes each token's k and v heads to its slot of the cache (none for slot -1: padding). `cos_sin` is
-  // [positions, head_dim]: head_dim / 2 cosines then head_dim / 2 sines.
-  virtual void rotary_write_kv(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin,
-                               const LayerKvCache& cache, const StepBatch& batch) = 0;
-  // Causal attention of every new token over its sequence's cached tokens (positions
-  // [context - window, position] when `sliding_window` > 0). out: [tokens, q heads * head dim].
-  virtual void attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch& batch,
-                         float scale, std::int64_t sliding_window, const Tensor& out) = 0;
+  // One layer's attention over the fused qkv activation of the step's new tokens: rotates their q and k
+  // heads by each token's position (Hugging Face's rotate_half layout; `cos_sin` is [positions, head_dim]:
+  // head_dim / 2 cosines then head_dim / 2 sines), writes each token's k and v heads to its slot of the
+  // cache (none for slot -1: padding), then attends causally over its sequence's cached tokens (positions
+  // [position - window + 1, position] when `sliding_window` > 0). out: [tokens, q heads * head dim]. qkv is
+  // scratch afterwards (rotated or not).
+  virtual void attention(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin, const LayerKvCache& cache,
+                         const StepBatch& batch, float scale, std::int64_t sliding_window, const Tensor& out) = 0;
   // The MLP's first half: gate_up = x · weightᵀ (+ bias), [gate | up] per row, then out = silu(gate) * up.
   // gate_up is scratch that a backend may leave unwritten (the CUDA backend fuses both for 1 or 2 rows).
   virtual void linear_silu_mul(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& gate_up,

@@ -105,9 +105,8 @@ Tensor DecoderModel::enqueue_forward(const StepBatch& batch, std::span<const Lay
       backend_.add_rms_norm_linear(residual, projected, w.input_norm, eps, normed, w.qkv, w.qkv_bias, qkv);
     }
     if (w.q_norm) backend_.head_rms_norm(qkv, h, w.q_norm, w.k_norm, eps);
-    backend_.rotary_write_kv(qkv, h, cos_sin_, cache[l], batch);
     const bool windowed = window > 0 && static_cast<std::int64_t>(l) >= config_.sliding_window_first_layer;
-    backend_.attention(qkv, h, cache[l], batch, scale, windowed ? window : 0, attention);
+    backend_.attention(qkv, h, cos_sin_, cache[l], batch, scale, windowed ? window : 0, attention);
     backend_.linear(attention, w.o_proj, w.o_bias, projected);
     backend_.add_rms_norm_linear_silu_mul(residual, projected, w.post_attention_norm, eps, normed, w.gate_up,
                                           w.gate_up_bias, gate_up, mlp);

@@ -119,8 +119,8 @@ void CpuBackend::head_rms_norm(const Tensor& qkv, const HeadLayout& heads, const
   }
 }
 
-void CpuBackend::rotary_write_kv(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin,
-                                 const LayerKvCache& cache, const StepBatch& batch) {
+void CpuBackend::attention(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin, const LayerKvCache& cache,
+                           const StepBatch& batch, float scale, std::int64_t sliding_window, const Tensor& out) {
   const std::size_t width = static_cast<std::size_t>(heads.kv_width()) * sizeof(float);
 #pragma omp parallel for schedule(static)
   for (std::int64_t t = 0; t < qkv.rows; ++t) {
@@ -133,10 +133,6 @@ void CpuBackend::rotary_write_kv(const Tensor& qkv, const HeadLayout& heads, con
     std::memcpy(cache.keys.data + slot * cache.keys.row_bytes(), row + heads.q_width(), width);
     std::memcpy(cache.values.data + slot * cache.values.row_bytes(), row + heads.q_width() + heads.kv_width(), width);
   }
-}
-
-void CpuBackend::attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache,
-                           const StepBatch& batch, float scale, std::int64_t sliding_window, const Tensor& out) {
   cpu_attention(qkv, heads, cache, batch, scale, sliding_window, out);
 }
 

@@ -276,37 +276,37 @@ void CudaBackend::head_rms_norm(const Tensor& qkv, const HeadLayout& heads, cons
   });
 }
 
-void CudaBackend::rotary_write_kv(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin,
-                                  const LayerKvCache& cache, const StepBatch&) {
-  run("rotary_write_kv", [&] {
-    kernels::rotary_write_kv(element(qkv.dtype), qkv.data, qkv.cols, heads_of(heads), cos_sin.as<const float>(),
-                             cache.keys.data, cache.values.data, step_.view(), stream_);
-  });
-}
-
-void CudaBackend::attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch&,
-                            float scale, std::int64_t sliding_window, const Tensor& out) {
+void CudaBackend::attention(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin,
+                            const LayerKvCache& cache, const StepBatch&, float scale, std::int64_t sliding_window,
+                            const Tensor& out) {
   const auto e = element(qkv.dtype);
   const auto h = heads_of(heads);
+  const auto* angles = cos_sin.as<const float>();
+  auto* workspace = static_cast<float*>(attention_workspace_);
+  // Decode tokens: one kernel rotates, caches and attends (the merge of split contexts aside).
   if (step_.decode_count() > 0)
     run("attention (decode)", [&] {
-      kernels::paged_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step_.view(),
-                               step_.decode_rows(), step_.decode_count(), scale, sliding_window, out.data,
-                               static_cast<float*>(attention_workspace_), kAttentionSplitBytes, stream_);
+      kernels::paged_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step_.view(), angles,
+                               step_.decode_rows(), step_.decode_count(), scale, sliding_window, out.data, workspace,
+                               kAttentionSplitBytes, stream_);
     });
   if (step_.prefill_count() == 0) return;
-  // Prefill chunks go to the tensor-core kernel as tiles of (token, q head) rows, or, for head dims it
-  // lacks, to the paged kernel token by token.
+  // Prefill chunks attend to each other's keys: all are rotated and cached first. Then they go to the
+  // tensor-core kernel as tiles of (token, q head) rows, or, for head dims it lacks, to the paged kernel
+  // token by token.
+  run("rotary_write_kv", [&] {
+    kernels::rotary_write_kv(e, qkv.data, qkv.cols, h, angles, cache.keys.data, cache.values.data, step_.view(),
+                             step_.prefill_rows(), step_.prefill_count(), stream_);
+  });
   run("attention (prefill)", [&] {
     if (step_.prefill_tiled())
       kernels::prefill_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step_.view(),
-                                 static_cast<const kernels::PrefillTile*>(step_.prefill_work()), step_.prefill_count(),
-                                 scale, sliding_window, out.data, stream_);
+                                 step_.prefill_tiles(), step_.prefill_tile_count(), scale, sliding_window, out.data,
+                                 stream_);
     else
-      kernels::paged_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step_.view(),
-                               static_cast<const std::int32_t*>(step_.prefill_work()), step_.prefill_count(), scale,
-                               sliding_window, out.data, static_cast<float*>(attention_workspace_), kAttentionSplitBytes,
-                               stream_);
+      kernels::paged_attention(e, qkv.data, qkv.cols, h, cache.keys.data, cache.values.data, step_.view(), nullptr,
+                               step_.prefill_rows(), step_.prefill_count(), scale, sliding_window, out.data, workspace,
+                               kAttentionSplitBytes, stream_);
   });
 }
 

@@ -50,10 +50,8 @@ class CudaBackend final : public Backend {
   void linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out) override;
   void head_rms_norm(const Tensor& qkv, const HeadLayout& heads, const Tensor& q_weight, const Tensor& k_weight,
                      float eps) override;
-  void rotary_write_kv(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin, const LayerKvCache& cache,
-                       const StepBatch& batch) override;
-  void attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch& batch,
-                 float scale, std::int64_t sliding_window, const Tensor& out) override;
+  void attention(const Tensor& qkv, const HeadLayout& heads, const Tensor& cos_sin, const LayerKvCache& cache,
+                 const StepBatch& batch, float scale, std::int64_t sliding_window, const Tensor& out) override;
   void linear_silu_mul(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& gate_up,
                        const Tensor& out) override;
   void add_rms_norm_linear(const Tensor& residual, const Tensor& x, const Tensor& norm_weight, float eps,

@@ -33,9 +33,9 @@ void StepMetadata::reserve(const StepLimits& limits, const HeadLayout& heads) {
   heads_ = {static_cast<int>(heads.q_heads), static_cast<int>(heads.kv_heads), static_cast<int>(heads.head_dim)};
   tiled_ = kernels::tensor_core_attention_supports(heads_.head_dim);
   // Every chunk's tiles cover its (token, q head) rows plus at most one partial tile.
-  const std::int64_t prefill_capacity =
+  const std::int64_t tile_capacity =
       tiled_ ? limits.max_tokens * (heads.q_heads / heads.kv_heads) / kernels::kPrefillTileRows + limits.max_sequences + 1
-             : limits.max_tokens;
+             : 0;
   const std::size_t tokens = static_cast<std::size_t>(limits.max_tokens);
   const std::size_t sequences = static_cast<std::size_t>(limits.max_sequences);
   std::size_t offset = 0;
@@ -51,8 +51,8 @@ void StepMetadata::reserve(const StepLimits& limits, const HeadLayout& heads) {
   layout_.context_lens = place(sequences * 4);
   layout_.logit_rows = place(sequences * 4);
   layout_.decode_rows = place(sequences * 4);
-  layout_.prefill_work =
-      place(static_cast<std::size_t>(prefill_capacity) * (tiled_ ? sizeof(kernels::PrefillTile) : sizeof(std::int32_t)));
+  layout_.prefill_rows = place(tokens * 4);
+  layout_.prefill_tiles = place(static_cast<std::size_t>(tile_capacity) * sizeof(kernels::PrefillTile));
   layout_.block_tables = place(sequences * static_cast<std::size_t>(limits.max_blocks_per_sequence) * 4);
   layout_.end = offset;
 
@@ -77,7 +77,8 @@ void StepMetadata::reserve(const StepLimits& limits, const HeadLayout& heads) {
   view_.max_blocks_per_seq = static_cast<std::int32_t>(limits.max_blocks_per_sequence);
   logit_rows_ = device<std::int32_t>(layout_.logit_rows);
   decode_rows_ = device<std::int32_t>(layout_.decode_rows);
-  prefill_work_ = device<std::byte>(layout_.prefill_work);
+  prefill_rows_ = device<std::int32_t>(layout_.prefill_rows);
+  prefill_tiles_ = device<kernels::PrefillTile>(layout_.prefill_tiles);
 }
 
 void StepMetadata::write(const StepBatch& batch, cudaStream_t stream) {
@@ -94,11 +95,12 @@ void StepMetadata::write(const StepBatch& batch, cudaStream_t stream) {
   copy(batch.logit_rows, host<std::int32_t>(layout_.logit_rows));
   auto* token_sequence = host<std::int32_t>(layout_.token_sequence);
   auto* decode_rows = host<std::int32_t>(layout_.decode_rows);
-  auto* tiles = host<kernels::PrefillTile>(layout_.prefill_work);
-  auto* prefill_rows = host<std::int32_t>(layout_.prefill_work);
+  auto* prefill_rows = host<std::int32_t>(layout_.prefill_rows);
+  auto* tiles = host<kernels::PrefillTile>(layout_.prefill_tiles);
   auto* tables = host<std::int32_t>(layout_.block_tables);
   decode_count_ = 0;
   prefill_count_ = 0;
+  prefill_tile_count_ = 0;
   for (std::int64_t s = 0; s < sequences; ++s) {
     const std::int32_t begin = batch.query_start[s], end = batch.query_start[s + 1];
     std::fill(token_sequence + begin, token_sequence + end, static_cast<std::int32_t>(s));
@@ -110,14 +112,14 @@ void StepMetadata::write(const StepBatch& batch, cudaStream_t stream) {
     std::copy_n(batch.block_table(s), blocks, tables + s * limits_.max_blocks_per_sequence);
     if (end - begin == 1) {
       decode_rows[decode_count_++] = begin;
-    } else if (tiled_) {
-      // Last tile first: a chunk's later tiles see more keys, and blocks start in list order, so the
-      // longest ones start first and the shortest fill the last wave.
-      for (std::int32_t t = kernels::prefill_tiles(end - begin, heads_) - 1; t >= 0; --t)
-        tiles[prefill_count_++] = {static_cast<std::int32_t>(s), begin, end - begin, t * kernels::kPrefillTileRows};
-    } else {
-      for (std::int32_t row = begin; row < end; ++row) prefill_rows[prefill_count_++] = row;
+      continue;
     }
+    for (std::int32_t row = begin; row < end; ++row) prefill_rows[prefill_count_++] = row;
+    // Last tile first: a chunk's later tiles see more keys, and blocks start in list order, so the
+    // longest ones start first and the shortest fill the last wave.
+    if (!tiled_) continue;
+    for (std::int32_t t = kernels::prefill_tiles(end - begin, heads_) - 1; t >= 0; --t)
+      tiles[prefill_tile_count_++] = {static_cast<std::int32_t>(s), begin, end - begin, t * kernels::kPrefillTileRows};
   }
   view_.block_size = batch.block_size;
   view_.num_tokens = static_cast<std::int32_t>(tokens);

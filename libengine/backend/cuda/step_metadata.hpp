@@ -12,8 +12,8 @@ namespace llmctl::engine {
 
 // One step's metadata in device memory at addresses fixed for the engine's lifetime (so that CUDA
 // graphs can replay over it): token ids, positions, slots, each token's sequence, context lengths,
-// block tables, logit rows, and the attention work lists (decode tokens; prefill tiles). write() fills a
-// pinned host buffer of the same layout and sends it in one transfer.
+// block tables, logit rows, and the attention work lists (decode tokens; prefill tokens and tiles).
+// write() fills a pinned host buffer of the same layout and sends it in one transfer.
 class StepMetadata {
  public:
   StepMetadata() = default;
@@ -32,17 +32,20 @@ class StepMetadata {
   // Tokens of one-token sequences (decodes), for the paged kernel.
   const std::int32_t* decode_rows() const { return decode_rows_; }
   std::int64_t decode_count() const { return decode_count_; }
-  // Prefill work: kernels::PrefillTile entries when the tensor-core kernel has the head dim
-  // (prefill_tiled()), else the prefill tokens' rows for the paged kernel.
-  bool prefill_tiled() const { return tiled_; }
-  const void* prefill_work() const { return prefill_work_; }
+  // Tokens of longer sequences (prefill chunks).
+  const std::int32_t* prefill_rows() const { return prefill_rows_; }
   std::int64_t prefill_count() const { return prefill_count_; }
+  // The prefill chunks as kernels::PrefillTile entries, when the tensor-core kernel has the head dim
+  // (prefill_tiled()).
+  bool prefill_tiled() const { return tiled_; }
+  const kernels::PrefillTile* prefill_tiles() const { return prefill_tiles_; }
+  std::int64_t prefill_tile_count() const { return prefill_tile_count_; }
 
  private:
   // Byte offsets of each array in both buffers; block tables last, so a step copies only what it uses.
   struct Layout {
-    std::size_t token_ids, positions, slots, token_sequence, context_lens, logit_rows, decode_rows, prefill_work,
-        block_tables, end;
+    std::size_t token_ids, positions, slots, token_sequence, context_lens, logit_rows, decode_rows, prefill_rows,
+        prefill_tiles, block_tables, end;
   };
   template <typename T>
   T* host(std::size_t offset) const { return reinterpret_cast<T*>(host_ + offset); }
@@ -60,9 +63,11 @@ class StepMetadata {
   kernels::StepView view_{};
   const std::int32_t* logit_rows_ = nullptr;
   const std::int32_t* decode_rows_ = nullptr;
-  const void* prefill_work_ = nullptr;
+  const std::int32_t* prefill_rows_ = nullptr;
+  const kernels::PrefillTile* prefill_tiles_ = nullptr;
   std::int64_t decode_count_ = 0;
   std::int64_t prefill_count_ = 0;
+  std::int64_t prefill_tile_count_ = 0;
 };
 
 }  // namespace llmctl::engine

@@ -380,13 +380,15 @@ __global__ void __launch_bounds__(32, 12)
 }
 
 // Merges the splits of each (token, q head) whose context was split: softmax-weighted by each split's max.
-// Thread s first reads split s's max and sum (kMaxSplits <= kThreads), so that the reads of every split
-// are in flight at once; then each thread sums one output element over the splits.
-template <typename T>
+// The kernel's time is its latency, so every load is issued before any is used (one round trip to L2):
+// thread s reads split s's max and sum (kMaxSplits <= kThreads), and each thread its output elements
+// d = threadIdx.x + r * kThreads in every split.
+template <typename T, int kMaxDim>
 __global__ void __launch_bounds__(kThreads) merge_splits_kernel(Heads heads, StepView step, const std::int32_t* token_rows,
                                                                 int splits, int tile, std::int64_t window,
                                                                 const float* partials, T* out) {
   static_assert(kMaxSplits <= kThreads);
+  constexpr int kRounds = (kMaxDim + kThreads - 1) / kThreads;
   __shared__ float weights[kMaxSplits];
   let_next_kernel_start();
   wait_for_previous_kernel();  // in every block: the next kernel waits for this one alone
@@ -403,16 +405,26 @@ __global__ void __launch_bounds__(kThreads) merge_splits_kernel(Heads heads, Ste
   const int s = threadIdx.x;
   const float split_max = s < used ? p[s * (dim + 2) + dim] : -FLT_MAX;
   const float split_sum = s < used ? p[s * (dim + 2) + dim + 1] : 0.0f;
+  float values[kRounds][kMaxSplits];
+#pragma unroll
+  for (int r = 0; r < kRounds; ++r)
+#pragma unroll
+    for (int k = 0; k < kMaxSplits; ++k) {
+      const int d = threadIdx.x + r * kThreads;
+      values[r][k] = k < used && d < dim ? p[k * (dim + 2) + d] : 0.0f;
+    }
   const float total_max = block_max(split_max);
   const float weight = s < used ? __expf(split_max - total_max) : 0.0f;
   const float total = block_sum(split_sum * weight);
-  if (s < used) weights[s] = weight / total;
+  if (s < kMaxSplits) weights[s] = weight / total;
   __syncthreads();
-  for (int d = threadIdx.x; d < dim; d += blockDim.x) {
+#pragma unroll
+  for (int r = 0; r < kRounds; ++r) {
+    const int d = threadIdx.x + r * kThreads;
     float value = 0.0f;
-#pragma unroll 8
-    for (int k = 0; k < used; ++k) value += p[k * (dim + 2) + d] * weights[k];
-    out[(t * heads.q_heads + h) * dim + d] = from_float<T>(value);
+#pragma unroll
+    for (int k = 0; k < kMaxSplits; ++k) value += values[r][k] * weights[k];
+    if (d < dim) out[(t * heads.q_heads + h) * dim + d] = from_float<T>(value);
   }
 }
 
@@ -463,7 +475,7 @@ void launch(const void* qkv, std::int64_t row_width, const Heads& heads, void* k
                       row_width, heads, typed(keys), typed(values), step, cos_sin, token_rows, heads_per_block, splits,
                       scale, window, typed(out), workspace);
   if (splits > 1)  // split sizes are whole tiles of the kernel that ran
-    launch_overlapped(merge_splits_kernel<T>,
+    launch_overlapped(merge_splits_kernel<T, kMaxDim>,
                       dim3(static_cast<unsigned>(count), static_cast<unsigned>(heads.q_heads)), dim3(kThreads), 0,
                       stream, heads, step, token_rows, splits, on_tensor_cores ? kMmaTileKeys : tile_keys(kMaxDim),
                       window, static_cast<const float*>(workspace), typed(out));

@@ -42,9 +42,10 @@ ForwardWorkspace plan_forward_workspace(const ModelConfig& config, const EngineL
   w.rotary = static_cast<std::uint64_t>(limits.max_model_len) * head_dim * 4;
   w.attention_split = kAttentionSplitBytes;
   w.sampling = sampling_bytes(limits.max_num_seqs, config.vocab_size);
-  // token ids, positions, sequence of each token (4 bytes each), slot mapping (8); per sequence its
-  // block table, context length, logit row and decode row (4 bytes each).
-  w.step_inputs = tokens * 20 + seqs * (blocks_per_seq + 3) * 4;
+  // token ids, positions, sequence of each token and prefill rows (4 bytes each), slot mapping (8); per
+  // sequence its block table, context length, logit row and decode row (4 bytes each); prefill tiles (16
+  // bytes each, fewer than one per token plus one per sequence).
+  w.step_inputs = tokens * 24 + seqs * (blocks_per_seq + 3) * 4 + (tokens + seqs + 1) * 16;
   w.gemm = kGemmWorkspaceBytes;
   return w;
 }

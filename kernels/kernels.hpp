@@ -51,9 +51,9 @@ void rotary_write_kv(Element e, void* qkv, std::int64_t row_width, const Heads& 
 // long contexts are split over more blocks, their partial results merged through `workspace` (as many
 // splits as fit in it; none without one). Head dims: multiples of 8 up to 256.
 // With `cos_sin`, the tokens are decodes (each its sequence's only new token) whose qkv rows are not
-// rotated yet: the kernel does rotary_write_kv's work for them (their qkv rows stay as they are), so
-// that a decode step runs one kernel per layer between the qkv and o projections. Without, the cache
-// holds every key the tokens attend to.
+// rotated yet: the kernel does rotary_write_kv's work for them (their qkv rows stay as they are), which
+// saves a kernel and lets it load cached keys before the qkv projection has finished. Without, the
+// cache holds every key the tokens attend to.
 void paged_attention(Element e, const void* qkv, std::int64_t row_width, const Heads& heads, void* keys, void* values,
                      const StepView& step, const float* cos_sin, const std::int32_t* token_rows,
                      std::int64_t count, float scale, std::int64_t sliding_window, void* out, float* workspace,

@@ -58,6 +58,11 @@ void launch_overlapped(void (*kernel)(Params...), dim3 grid, dim3 block, std::si
   if (error != cudaSuccess) throw std::runtime_error(std::string("kernel launch: ") + cudaGetErrorString(error));
 }
 
+// The 32-bit shared-memory address of `p` that PTX's shared-space instructions take.
+inline __device__ std::uint32_t shared_address(const void* p) {
+  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
+}
+
 // Runs the statements with T the CUDA type of `e` (device code is C++17: no templated lambdas).
 #define LLMCTL_DISPATCH(e, ...)       \
   if ((e) == Element::bf16) {         \

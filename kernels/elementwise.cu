@@ -151,7 +151,8 @@ __global__ void rotary_write_kv_kernel(T* qkv, std::int64_t row_width, Heads hea
   const int i = p % half;
   const float* angles = cos_sin + static_cast<std::int64_t>(positions[t]) * heads.head_dim;
   T* x = row + static_cast<std::int64_t>(head) * heads.head_dim;
-  const T y1 = rotated(x, angles, i, heads.head_dim), y2 = rotated(x, angles, i + half, heads.head_dim);
+  const float x1 = to_float(x[i]), x2 = to_float(x[i + half]), c = angles[i], s = angles[half + i];
+  const T y1 = from_float<T>(rotate(x1, x2, c, s, false)), y2 = from_float<T>(rotate(x2, x1, c, s, true));
   x[i] = y1;
   x[i + half] = y2;
   if (head >= heads.q_heads && slot >= 0) {

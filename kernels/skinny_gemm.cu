@@ -162,10 +162,6 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
-inline __device__ std::uint32_t shared_address(const void* p) {
-  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
-}
-
 // Blocks of the running bulk kernel that have finished reading the residual (launches are serialized on
 // the engine's one stream; the last block resets it).
 __device__ unsigned int residual_readers_done = 0;

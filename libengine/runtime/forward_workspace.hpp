@@ -25,7 +25,7 @@ struct ForwardWorkspace {
   std::uint64_t rotary = 0;           // [max_model_len, head_dim] fp32: cos and sin of every position
   std::uint64_t attention_split = 0;  // decode split-KV partial results (kAttentionSplitBytes)
   std::uint64_t sampling = 0;         // per sampled row: request, result, partial results over vocabulary slices
-  std::uint64_t step_inputs = 0;      // token ids, positions, slot mapping, block tables, lengths
+  std::uint64_t step_inputs = 0;      // token ids, positions, slots, block tables, lengths, attention work lists
   std::uint64_t gemm = 0;             // cuBLASLt workspace
 
   std::uint64_t total() const;

@@ -12,9 +12,11 @@ constexpr int kRowThreads = 256;
 
 // 16-byte copies: widths are multiples of 8 elements (row_threads).
 template <typename T>
-__global__ void embed_kernel(const T* table, std::int64_t width, const std::int32_t* ids, T* out) {
+__global__ void embed_kernel(const T* table, std::int64_t width, const std::int32_t* ids, const SampleResult* drawn,
+                             T* out) {
   const std::int64_t t = blockIdx.x, vectors = width / 8;
-  const auto* row = reinterpret_cast<const int4*>(table + static_cast<std::int64_t>(ids[t]) * width);
+  const std::int32_t id = ids[t] >= 0 ? ids[t] : drawn[-ids[t] - 1].token;
+  const auto* row = reinterpret_cast<const int4*>(table + static_cast<std::int64_t>(id) * width);
   auto* to = reinterpret_cast<int4*>(out + t * width);
   for (std::int64_t v = threadIdx.x; v < vectors; v += blockDim.x) to[v] = row[v];
 }
@@ -203,10 +205,11 @@ void fill_uniform(Element e, void* tensor, std::int64_t count, std::uint64_t see
   check_launch("fill_uniform");
 }
 
-void embed(Element e, const void* table, std::int64_t width, const StepView& step, void* out, cudaStream_t stream) {
+void embed(Element e, const void* table, std::int64_t width, const StepView& step, const SampleResult* drawn, void* out,
+           cudaStream_t stream) {
   if (width % 8 != 0) throw std::runtime_error("embed: the width must be a multiple of 8");
-  LLMCTL_DISPATCH(e, embed_kernel<T><<<step.num_tokens, kRowThreads, 0, stream>>>(static_cast<const T*>(table), width,
-                                                                                 step.token_ids, static_cast<T*>(out));)
+  LLMCTL_DISPATCH(e, embed_kernel<T><<<step.num_tokens, kRowThreads, 0, stream>>>(
+                         static_cast<const T*>(table), width, step.token_ids, drawn, static_cast<T*>(out));)
   check_launch("embed");
 }
 

@@ -32,7 +32,11 @@ struct Heads {
   int head_dim;
 };
 
-void embed(Element e, const void* table, std::int64_t width, const StepView& step, void* out, cudaStream_t stream);
+struct SampleResult;
+// out[t] = table[id], id = step.token_ids[t], or drawn[-id - 1].token where it is negative: a token the
+// previous step drew on the device, which the host does not know yet.
+void embed(Element e, const void* table, std::int64_t width, const StepView& step, const SampleResult* drawn, void* out,
+           cudaStream_t stream);
 void rms_norm(Element e, const void* x, const void* weight, float eps, std::int64_t rows, std::int64_t cols, void* out,
               cudaStream_t stream);
 // residual += x; out = rms_norm(residual)

@@ -78,8 +78,7 @@ class Backend {
 
   // Sampling where the logits are, for rows that need neither penalties, bans, top-k/top-p/min-p nor
   // logprobs: greedy (temperature 0) or a draw from softmax(logits / temperature) by the Gumbel-max
-  // trick, its noise a hash of `seed` and the token id. Backends without it leave every row to the
-  // host sampler.
+  // trick, its noise a hash of `seed` and the token id (the same draw on every backend).
   struct DeviceSample {
     std::int32_t row;  // of the logits tensor
     float temperature;
@@ -89,8 +88,13 @@ class Backend {
     std::int32_t token;
     float logprob;  // of the token under the raw logits
   };
-  virtual bool samples_on_device() const = 0;
-  virtual void sample_on_device(const Tensor& logits, std::span<const DeviceSample> rows, std::span<DeviceSampled> out) = 0;
+  // start_sampling() enqueues the draw behind the step's work and returns at once, so that the host can
+  // prepare the next step meanwhile; finish_sampling() waits for the oldest started draw not yet finished
+  // and returns its results, one per row in order, valid until the next start_sampling(). At most two
+  // draws are outstanding. The next step may take a drawn token as input before the host knows it: a
+  // token id -(j + 1) in StepBatch::token_ids stands for row j's result of the latest start_sampling().
+  virtual void start_sampling(const Tensor& logits, std::span<const DeviceSample> rows) = 0;
+  virtual std::span<const DeviceSampled> finish_sampling() = 0;
   // Copies rows of an f32 tensor to host memory, one after another.
   virtual void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) = 0;
 
@@ -110,7 +114,7 @@ class Backend {
   virtual void set_profiling(bool on) = 0;
   virtual std::vector<OperationTime> operation_times() const = 0;
 
-  // out[t] = table[token_ids[t]]
+  // out[t] = table[token_ids[t]], a negative id naming a drawn token (start_sampling)
   virtual void embed(const Tensor& table, const StepBatch& batch, const Tensor& out) = 0;
   // out = x / rms(x) * weight, per row
   virtual void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) = 0;

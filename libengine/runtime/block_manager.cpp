@@ -76,8 +76,9 @@ bool BlockManager::allocate(const Sequence& sequence, std::int64_t num_tokens, s
 
   if (prefix_caching_) {
     // Blocks these tokens fill can serve other sequences from the next step on (and in this one: every
-    // token's keys and values are written before any token attends).
-    const auto full = static_cast<std::size_t>(std::min(num_tokens, sequence.num_tokens()) / block_size_);
+    // token's keys and values are written before any token attends). A block with a token still drawn on
+    // the device waits for a later call, when its hash can be known.
+    const auto full = static_cast<std::size_t>(std::min(num_tokens, sequence.num_known_tokens()) / block_size_);
     for (std::size_t i = table.num_cached_blocks; i < full; ++i) {
       const auto h = block_hash(sequence, table.hashes, i);
       auto& block = blocks_[static_cast<std::size_t>(table.blocks[i])];

@@ -37,6 +37,7 @@ struct Engine::SequenceState : Sequence {
   Request* request = nullptr;
   int index = 0;
   std::int64_t max_output_tokens = 0;
+  std::int32_t draw_row = 0;  // its row in the latest draw, which its pending token comes from
   SamplingRng rng;
   std::optional<IncrementalDetokenizer> detokenizer;
   std::optional<StopStringMatcher> stop_strings;
@@ -202,6 +203,7 @@ void Engine::add(EngineRequest request) {
     state->request = &r;
     state->index = i;
     state->max_output_tokens = std::min<std::int64_t>(r.params.max_tokens, limits_.max_model_len - r.prompt_len);
+    state->max_tokens = r.prompt_len + state->max_output_tokens;
     // Choice i of a seeded request uses seed + i, as vLLM's parallel sampling does. Unseeded ones draw
     // from the engine's seed and their arrival order, so that a rerun of the same work repeats itself
     // (vLLM seeds its global generator with --seed, 0 by default).
@@ -236,6 +238,9 @@ void Engine::finish_sequence(SequenceState& state, FinishReason reason, Completi
   }
   update.finish_reason = reason;
   state.finished = true;
+  state.tokens.resize(static_cast<std::size_t>(state.num_known_tokens()));  // tokens still drawn are dropped
+  state.num_pending = 0;
+  for (auto& draw : draws_) std::replace(draw.begin(), draw.end(), &state, static_cast<SequenceState*>(nullptr));
   --state.request->unfinished;
   scheduler_->remove(&state);
 }
@@ -243,16 +248,19 @@ void Engine::finish_sequence(SequenceState& state, FinishReason reason, Completi
 void Engine::process_token(SequenceState& state, const SampledToken& sampled, CompletionUpdate& update) {
   const auto& params = state.request->params;
   const TokenId token = sampled.token;
-  state.tokens.push_back(token);
+  state.tokens[static_cast<std::size_t>(state.num_known_tokens())] = token;  // the oldest pending one
+  --state.num_pending;
+  ++generation_tokens_;
   update.token_ids.push_back(token);
   if (params.logprobs) update.logprobs.push_back(sampled);
 
   // vLLM's order: length first, then (past min_tokens) EOS and stop token ids; a stop string found in
   // the text wins.
-  const bool may_stop = state.num_output_tokens() > params.min_tokens;
+  const std::int64_t known = state.num_known_tokens(), output_tokens = known - state.prompt_len;
+  const bool may_stop = output_tokens > params.min_tokens;
   std::optional<FinishReason> finish;
   bool stopped_by_token = false;
-  if (state.num_tokens() >= limits_.max_model_len || state.num_output_tokens() >= state.max_output_tokens) {
+  if (known >= limits_.max_model_len || output_tokens >= state.max_output_tokens) {
     finish = FinishReason::length;
   } else if (may_stop && !params.ignore_eos && std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end()) {
     finish = FinishReason::stop;
@@ -280,52 +288,37 @@ void Engine::process_token(SequenceState& state, const SampledToken& sampled, Co
   if (finish) finish_sequence(state, *finish, update);
 }
 
-// Rows that need only a temperature are sampled where the logits are (on the GPU); the others, and all
-// rows on the CPU, by the host sampler. Each sequence draws from its own stream either way, so the
-// batch around it cannot change its tokens.
-std::vector<SampledToken> Engine::sample(const Tensor& logits, const std::vector<SequenceState*>& sequences) {
-  std::vector<SampledToken> sampled(sequences.size());
-  std::vector<Backend::DeviceSample> on_device;
-  std::vector<std::size_t> device_index, host_index;
-  std::vector<std::int32_t> host_rows;
-  for (std::size_t i = 0; i < sequences.size(); ++i) {
-    const SequenceState& state = *sequences[i];
-    const auto& p = state.request->params;
-    const bool simple = !p.logprobs && p.repetition_penalty == 1.0 && p.presence_penalty == 0.0 &&
-                        p.frequency_penalty == 0.0 && (p.top_k <= 0) && p.top_p >= 1.0 && p.min_p <= 0.0 &&
-                        state.num_output_tokens() >= p.min_tokens;
-    if (backend_->samples_on_device() && simple) {
-      on_device.push_back({static_cast<std::int32_t>(i), p.greedy() ? 0.0f : static_cast<float>(p.temperature),
-                           p.greedy() ? 0 : sequences[i]->rng()});
-      device_index.push_back(i);
-    } else {
-      host_rows.push_back(static_cast<std::int32_t>(i));
-      host_index.push_back(i);
-    }
-  }
-  if (!on_device.empty()) {
-    std::vector<Backend::DeviceSampled> results(on_device.size());
-    backend_->sample_on_device(logits, on_device, results);
-    for (std::size_t k = 0; k < results.size(); ++k) sampled[device_index[k]] = {results[k].token, results[k].logprob, 0, {}};
-  }
-  if (host_rows.empty()) return sampled;
+// Rows that need only a temperature are drawn where the logits are (Backend::start_sampling); the
+// others by the host sampler. Each sequence draws from its own stream either way, so the batch around it
+// cannot change its tokens.
+bool Engine::draws_on_backend(const SequenceState& state) const {
+  const auto& p = state.request->params;
+  return !p.logprobs && p.repetition_penalty == 1.0 && p.presence_penalty == 0.0 && p.frequency_penalty == 0.0 &&
+         p.top_k <= 0 && p.top_p >= 1.0 && p.min_p <= 0.0 && state.num_output_tokens() >= p.min_tokens;
+}
 
+std::vector<SampledToken> Engine::sample_on_host(const Tensor& logits, std::span<const std::int32_t> rows,
+                                                 std::span<SequenceState* const> sequences) {
+  std::vector<SampledToken> sampled(rows.size());
+  if (rows.empty()) return sampled;
   const auto vocab = static_cast<std::size_t>(model_config_.vocab_size);
-  host_logits_.resize(host_rows.size() * vocab);
-  backend_->download_rows(logits, host_rows, host_logits_);
+  host_logits_.resize(rows.size() * vocab);
+  backend_->download_rows(logits, rows, host_logits_);
 #pragma omp parallel for schedule(dynamic)
-  for (std::size_t k = 0; k < host_rows.size(); ++k) {
-    SequenceState& state = *sequences[host_index[k]];
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    SequenceState& state = *sequences[k];
     const auto& params = state.request->params;
+    // Its tokens so far: all known (the draw before was learned), but for the one this samples.
+    const auto known = std::span<const TokenId>(state.tokens).first(static_cast<std::size_t>(state.num_known_tokens()));
+    const auto prompt = known.first(static_cast<std::size_t>(state.prompt_len));
+    const auto output = known.subspan(static_cast<std::size_t>(state.prompt_len));
     std::vector<TokenId> banned;
-    if (state.num_output_tokens() < params.min_tokens) {
+    if (static_cast<std::int64_t>(output.size()) < params.min_tokens) {
       banned = eos_ids_;
       banned.insert(banned.end(), params.stop_token_ids.begin(), params.stop_token_ids.end());
     }
-    const auto prompt = std::span<const TokenId>(state.tokens).first(static_cast<std::size_t>(state.prompt_len));
-    const auto output = std::span<const TokenId>(state.tokens).subspan(static_cast<std::size_t>(state.prompt_len));
-    sampled[host_index[k]] = sample_token(std::span<float>(host_logits_).subspan(k * vocab, vocab),
-                                          SamplingContext{params, prompt, output, banned, state.rng});
+    sampled[k] = sample_token(std::span<float>(host_logits_).subspan(k * vocab, vocab),
+                              SamplingContext{params, prompt, output, banned, state.rng});
   }
   return sampled;
 }
@@ -363,12 +356,25 @@ std::vector<RequestOutput> Engine::step() {
   }
   aborted_.clear();
 
+  // The oldest draw's tokens: each resolves its sequence's oldest pending token.
+  auto learn_draw = [&] {
+    const auto results = backend_->finish_sampling();
+    const auto sequences = std::move(draws_.front());
+    draws_.pop_front();
+    for (std::size_t k = 0; k < sequences.size(); ++k)
+      if (SequenceState* state = sequences[k])  // null: finished meanwhile, its token dropped
+        process_token(*state, {results[k].token, results[k].logprob, 0, {}}, update_for(*state));
+  };
+
   const auto scheduled = scheduler_->schedule();
-  if (scheduled.empty() && !scheduler_->empty())
+  if (scheduled.empty() && !scheduler_->empty() && draws_.empty())
     throw Error("internal: the scheduler found nothing to run while sequences wait");
 
+  std::vector<std::int32_t> host_rows;
+  std::vector<SequenceState*> host_sequences;
+  Tensor logits;
   if (!scheduled.empty()) {
-    // The flat batch.
+    // The flat batch. A token still on the device (drawn by the step before) goes in as its draw row.
     batch_ = StepBatch{};
     batch_.block_size = static_cast<std::int32_t>(limits_.block_size);
     for (const auto& [sequence, new_tokens] : scheduled)  // the block tables' width: the longest table
@@ -377,10 +383,12 @@ std::vector<RequestOutput> Engine::step() {
     batch_.query_start.push_back(0);
     std::vector<SequenceState*> sampling;
     for (const auto& [sequence, new_tokens] : scheduled) {
+      auto& state = *static_cast<SequenceState*>(sequence);
       const auto table = blocks_->block_table(sequence->id);
       const std::int64_t first = sequence->num_computed_tokens;
       for (std::int64_t p = first; p < first + new_tokens; ++p) {
-        batch_.token_ids.push_back(sequence->tokens[static_cast<std::size_t>(p)]);
+        batch_.token_ids.push_back(p < state.num_known_tokens() ? state.tokens[static_cast<std::size_t>(p)]
+                                                                : -(state.draw_row + 1));
         batch_.positions.push_back(static_cast<std::int32_t>(p));
         batch_.slot_mapping.push_back(static_cast<std::int64_t>(table[static_cast<std::size_t>(p / limits_.block_size)]) *
                                           limits_.block_size + p % limits_.block_size);
@@ -391,18 +399,45 @@ std::vector<RequestOutput> Engine::step() {
       batch_.block_tables.resize(batch_.context_lens.size() * static_cast<std::size_t>(batch_.max_blocks_per_seq), -1);
       if (first + new_tokens == sequence->num_tokens()) {
         batch_.logit_rows.push_back(static_cast<std::int32_t>(batch_.token_ids.size() - 1));
-        sampling.push_back(static_cast<SequenceState*>(sequence));
+        sampling.push_back(&state);
       }
     }
-    const Tensor logits = model_->forward(batch_, kv_cache_);
+    logits = model_->forward(batch_, kv_cache_);
     for (const auto& [sequence, new_tokens] : scheduled) {
       prompt_tokens_computed_ += std::clamp<std::int64_t>(sequence->prompt_len - sequence->num_computed_tokens, 0, new_tokens);
       sequence->num_computed_tokens += new_tokens;
     }
-    generation_tokens_ += static_cast<std::int64_t>(sampling.size());
     ++num_steps_;
-    const auto sampled = sample(logits, sampling);
-    for (std::size_t i = 0; i < sampling.size(); ++i) process_token(*sampling[i], sampled[i], update_for(*sampling[i]));
+
+    // Start this step's draw, then learn the previous step's while the GPU runs this one: the host
+    // prepares the next step without waiting for this one's tokens.
+    std::vector<Backend::DeviceSample> draw_rows;
+    std::vector<SequenceState*> drawing;
+    for (std::size_t i = 0; i < sampling.size(); ++i) {
+      SequenceState& state = *sampling[i];
+      if (draws_on_backend(state)) {
+        const auto& p = state.request->params;
+        draw_rows.push_back({static_cast<std::int32_t>(i), p.greedy() ? 0.0f : static_cast<float>(p.temperature),
+                             p.greedy() ? 0 : state.rng()});
+        state.draw_row = static_cast<std::int32_t>(drawing.size());
+        drawing.push_back(&state);
+      } else {
+        host_rows.push_back(static_cast<std::int32_t>(i));
+        host_sequences.push_back(&state);
+      }
+      state.tokens.push_back(kPendingToken);
+      ++state.num_pending;
+    }
+    backend_->start_sampling(logits, draw_rows);
+    draws_.push_back(std::move(drawing));
+  }
+  if (draws_.size() > (scheduled.empty() ? 0u : 1u)) learn_draw();
+  if (!host_rows.empty()) {  // the host sampler needs this step's logits now: the step ends here
+    const auto sampled = sample_on_host(logits, host_rows, host_sequences);
+    learn_draw();
+    for (std::size_t k = 0; k < host_sequences.size(); ++k)
+      if (!host_sequences[k]->finished)
+        process_token(*host_sequences[k], sampled[k], update_for(*host_sequences[k]));
   }
 
   std::vector<RequestOutput> result;

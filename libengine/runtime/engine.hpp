@@ -11,6 +11,7 @@
 #include "runtime/scheduler.hpp"
 #include "tokenizer/tokenizer.hpp"
 
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -47,8 +48,9 @@ struct EngineRequest {
 };
 
 // The step loop of one model on one backend (single-threaded: EngineClient owns it on its own thread).
-// add() queues a request as n sequences; step() schedules, runs the model once, samples, applies stop
-// conditions, detokenizes and returns what every request produced in that step.
+// add() queues a request as n sequences; step() schedules, runs the model once and samples, then learns
+// the tokens of the step before (drawn on the backend while this one was prepared: README.md), applies
+// stop conditions, detokenizes and returns what every request produced.
 class Engine {
  public:
   explicit Engine(const EngineConfig& config);
@@ -82,7 +84,9 @@ class Engine {
   struct Request;
   struct SequenceState;
 
-  std::vector<SampledToken> sample(const Tensor& logits, const std::vector<SequenceState*>& sequences);
+  bool draws_on_backend(const SequenceState& state) const;
+  std::vector<SampledToken> sample_on_host(const Tensor& logits, std::span<const std::int32_t> rows,
+                                           std::span<SequenceState* const> sequences);
   void finish_sequence(SequenceState& state, FinishReason reason, CompletionUpdate& update);
   void process_token(SequenceState& state, const SampledToken& sampled, CompletionUpdate& update);
 
@@ -103,6 +107,9 @@ class Engine {
   std::int64_t generation_tokens_ = 0;
   std::int64_t num_steps_ = 0;
   StepBatch batch_;
+  // The sequences of each draw started and not yet learned (Backend::start_sampling), oldest first, in
+  // row order; null where one finished meanwhile. At most two: this step's and the one before.
+  std::deque<std::vector<SequenceState*>> draws_;
   std::vector<float> host_logits_;  // rows the host sampler needs
 };
 

@@ -32,6 +32,10 @@ std::vector<ScheduledSequence> Scheduler::schedule() {
 
   for (std::size_t i = 0; i < running_.size() && budget > 0;) {
     Sequence* sequence = running_[i];
+    if (sequence->num_tokens() >= sequence->max_tokens) {  // its last token is drawn: nothing more to compute
+      ++i;
+      continue;
+    }
     const std::int64_t new_tokens = std::min(sequence->num_tokens() - sequence->num_computed_tokens, budget);
     bool allocated = false;
     while (!(allocated = blocks_.allocate(*sequence, sequence->num_computed_tokens + new_tokens))) {

@@ -23,7 +23,8 @@ struct ScheduledSequence {
 // step gives its token budget first to running sequences in arrival order (a decode needs one token, an
 // unfinished prefill the rest of its prompt, chunked to the budget), then to waiting ones, whose cached
 // prefix is reused. When blocks run out, the most recently started running sequence is preempted: its
-// blocks are freed and it waits again, to be recomputed (mostly from the prefix cache) later.
+// blocks are freed and it waits again, to be recomputed (mostly from the prefix cache) later. A sequence
+// whose token drawn last (maybe still on the device) is its last by length is left out.
 class Scheduler {
  public:
   Scheduler(SchedulerLimits limits, BlockManager& blocks);
@@ -31,7 +32,8 @@ class Scheduler {
   void add(Sequence* sequence);     // joins the waiting queue
   void remove(Sequence* sequence);  // finished or aborted: leaves its queue and frees its blocks
 
-  // Sequences to compute this step, in batch order. Empty only when nothing can run.
+  // Sequences to compute this step, in batch order. Empty when nothing can run, or when every running
+  // sequence waits for its last token.
   std::vector<ScheduledSequence> schedule();
 
   bool empty() const { return running_.empty() && waiting_.empty(); }

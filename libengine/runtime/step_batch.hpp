@@ -11,7 +11,7 @@ namespace llmctl::engine {
 // sequence one after the other, and where each sequence's keys and values live in the paged KV cache.
 struct StepBatch {
   // Per token.
-  std::vector<TokenId> token_ids;
+  std::vector<TokenId> token_ids;  // -(j + 1): row j of the latest draw on the device (Backend::start_sampling)
   std::vector<std::int32_t> positions;
   std::vector<std::int64_t> slot_mapping;  // block * block_size + offset: where the token's K and V go
 

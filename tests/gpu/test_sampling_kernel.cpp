@@ -2,8 +2,10 @@
 // respect. A token 40 nats below the best one (probability under 1e-12 per row with a 152k vocabulary)
 // must never be drawn at temperature 1; two tokens of equal logits must each win about half the rows;
 // greedy rows take the first maximum; and every logprob is log_softmax at the drawn token, computed in
-// float64 here (the kernel merges the row's slices: vocabularies that end inside a slice, or fill one).
+// float64 here (the kernel merges the row's slices: vocabularies that end inside a slice, or fill one);
+// and the CPU backend's draw picks the same tokens.
 // Without a GPU it exits 77 (ctest: skipped).
+#include "backend/cpu/cpu_backend.hpp"
 #include "gpu_test_support.hpp"
 #include "kernels.hpp"
 
@@ -114,7 +116,14 @@ int main() {
     bool first = true;
     for (const auto& r : sample(logits, 4, 0.0f)) first = first && r.token == static_cast<std::int32_t>(top);
     expect(first, "greedy takes the first maximum");
-    sample(logits, 64, 0.8f);
+    // The CPU backend's draw (cpu_draw) is the same: same noise, same winner.
+    const auto drawn = sample(logits, 64, 0.8f);
+    bool same = true;
+    for (std::size_t r = 0; r < drawn.size(); ++r) {
+      const auto cpu = llmctl::engine::cpu_draw(logits, 0.8f, 0x9e3779b97f4a7c15ull * (r + 1));
+      same = same && cpu.token == drawn[r].token && std::fabs(cpu.logprob - drawn[r].logprob) < 1e-4f;
+    }
+    expect(same, "the CPU backend draws the same tokens");
   }
   return failures == 0 ? 0 : 1;
 }

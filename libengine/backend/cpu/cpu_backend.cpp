@@ -76,8 +76,10 @@ void CpuBackend::download_rows(const Tensor& source, std::span<const std::int32_
 }
 
 void CpuBackend::embed(const Tensor& table, const StepBatch& batch, const Tensor& out) {
+  const auto& drawn = draws_[(draws_started_ + 1) % 2];  // the latest draw's
   for (std::int64_t t = 0; t < batch.num_tokens(); ++t) {
-    const auto id = batch.token_ids[static_cast<std::size_t>(t)];
+    auto id = batch.token_ids[static_cast<std::size_t>(t)];
+    if (id < 0 && static_cast<std::size_t>(-(id + 1)) < drawn.size()) id = drawn[static_cast<std::size_t>(-(id + 1))].token;
     if (id < 0 || id >= table.rows)
       throw Error(fmt::format("token id {} is outside the model's vocabulary of {}", id, table.rows));
     std::memcpy(out.data + t * out.row_bytes(), table.data + id * table.row_bytes(), table.row_bytes());

@@ -17,8 +17,8 @@ class CpuBackend final : public Backend {
   void download(const Tensor& source, std::span<float> destination) override;
   void fill_uniform(const Tensor& tensor, std::uint64_t seed, float low, float high) override;
   std::optional<MemoryInfo> memory_info() const override { return std::nullopt; }
-  bool samples_on_device() const override { return false; }
-  void sample_on_device(const Tensor&, std::span<const DeviceSample>, std::span<DeviceSampled>) override {}
+  void start_sampling(const Tensor& logits, std::span<const DeviceSample> rows) override;  // draws at once
+  std::span<const DeviceSampled> finish_sampling() override;
   void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) override;
   void reserve_steps(const StepLimits&, const HeadLayout&, std::int64_t) override {}
   void prepare_step(const StepBatch&) override {}
@@ -38,11 +38,18 @@ class CpuBackend final : public Backend {
   void linear_silu_mul(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& gate_up,
                        const Tensor& out) override;
   void gather_logit_rows(const Tensor& x, const StepBatch& batch, const Tensor& out) override;
+
+ private:
+  std::vector<DeviceSampled> draws_[2];  // draw i's results in draws_[i % 2]
+  std::uint64_t draws_started_ = 0, draws_finished_ = 0;
 };
 
 // out = x · weightᵀ + bias in f32 (libengine/backend/cpu/cpu_linear.cpp).
 void cpu_linear(const float* x, std::int64_t rows, std::int64_t in, const float* weight, std::int64_t out_features,
                 const float* bias, float* out);
+
+// One row's Gumbel-max draw as kernels/sampling.cu makes it (libengine/backend/cpu/cpu_sampling.cpp).
+Backend::DeviceSampled cpu_draw(std::span<const float> logits, float temperature, std::uint64_t seed);
 
 // Causal paged attention in f32 (libengine/backend/cpu/cpu_attention.cpp).
 void cpu_attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch& batch,

@@ -70,6 +70,8 @@ CudaBackend::CudaBackend(DType compute_dtype)
 CudaBackend::~CudaBackend() {
   for (auto& [key, graph] : graphs_) cudaGraphExecDestroy(graph);
   gemm_.reset();
+  for (auto event : drawn_)
+    if (event) cudaEventDestroy(event);
   if (sample_host_) cudaFreeHost(sample_host_);
   if (sample_device_) cudaFree(sample_device_);
   if (attention_workspace_) cudaFree(attention_workspace_);
@@ -116,27 +118,55 @@ std::optional<Backend::MemoryInfo> CudaBackend::memory_info() const {
   return MemoryInfo{free_bytes, total_bytes};
 }
 
-void CudaBackend::sample_on_device(const Tensor& logits, std::span<const DeviceSample> rows,
-                                   std::span<DeviceSampled> out) {
-  if (rows.empty()) return;
+// Pinned host memory holds two draws, each its requests then its results; the device one draw, whose
+// results the next step's embedding may read (negative token ids).
+std::size_t CudaBackend::host_draw_bytes() const {
+  return sample_capacity_ * (sizeof(DeviceSample) + sizeof(DeviceSampled));
+}
+
+Backend::DeviceSample* CudaBackend::host_requests(int draw) const {
+  return reinterpret_cast<DeviceSample*>(reinterpret_cast<std::byte*>(sample_host_) + draw * host_draw_bytes());
+}
+
+Backend::DeviceSampled* CudaBackend::host_results(int draw) const {
+  return reinterpret_cast<DeviceSampled*>(host_requests(draw) + sample_capacity_);
+}
+
+kernels::SampleResult* CudaBackend::device_results() const {
+  return reinterpret_cast<kernels::SampleResult*>(static_cast<kernels::SampleRequest*>(sample_device_) + sample_capacity_);
+}
+
+void CudaBackend::start_sampling(const Tensor& logits, std::span<const DeviceSample> rows) {
   static_assert(sizeof(DeviceSample) == sizeof(kernels::SampleRequest) && sizeof(DeviceSampled) == sizeof(kernels::SampleResult));
   if (rows.size() > sample_capacity_)
     throw Error(fmt::format("internal: {} rows to sample, {} reserved", rows.size(), sample_capacity_));
-  // Requests then results, in pinned memory and on the device alike.
-  std::copy(rows.begin(), rows.end(), sample_host_);
+  if (draws_started_ - draws_finished_ == 2) throw Error("internal: a third draw started before the first finished");
+  const int draw = static_cast<int>(draws_started_++ % 2);
+  draw_rows_[draw] = rows.size();
+  if (rows.empty()) return;
+  // The pinned half was last read by a draw two back, which finish_sampling() has waited for.
+  std::copy(rows.begin(), rows.end(), host_requests(draw));
   auto* device_requests = static_cast<kernels::SampleRequest*>(sample_device_);
-  auto* device_results = reinterpret_cast<kernels::SampleResult*>(device_requests + sample_capacity_);
-  auto* host_results = reinterpret_cast<DeviceSampled*>(sample_host_ + sample_capacity_);
-  check(cudaMemcpyAsync(device_requests, sample_host_, rows.size() * sizeof(DeviceSample), cudaMemcpyHostToDevice, stream_),
+  check(cudaMemcpyAsync(device_requests, host_requests(draw), rows.size() * sizeof(DeviceSample), cudaMemcpyHostToDevice,
+                        stream_),
         "sampling requests");
   run("sample", [&] {
     kernels::sample_rows(logits.as<const float>(), logits.cols, device_requests, static_cast<std::int64_t>(rows.size()),
-                         device_results, device_results + sample_capacity_, stream_);
+                         device_results(), device_results() + sample_capacity_, stream_);
   });
-  check(cudaMemcpyAsync(host_results, device_results, rows.size() * sizeof(DeviceSampled), cudaMemcpyDeviceToHost, stream_),
+  check(cudaMemcpyAsync(host_results(draw), device_results(), rows.size() * sizeof(DeviceSampled), cudaMemcpyDeviceToHost,
+                        stream_),
         "sampled tokens");
-  synchronize("sampling");
-  std::copy_n(host_results, rows.size(), out.begin());
+  check(cudaEventRecord(drawn_[draw], stream_), "cudaEventRecord");
+}
+
+std::span<const Backend::DeviceSampled> CudaBackend::finish_sampling() {
+  if (draws_finished_ == draws_started_) throw Error("internal: finish_sampling() without a draw outstanding");
+  const int draw = static_cast<int>(draws_finished_++ % 2);
+  if (draw_rows_[draw] == 0) return {};
+  check(cudaEventSynchronize(drawn_[draw]), "sampling");
+  if (timer_.on()) synchronize("sampling");  // the timings of every operation so far
+  return {host_results(draw), draw_rows_[draw]};
 }
 
 void CudaBackend::download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) {
@@ -152,13 +182,12 @@ void CudaBackend::reserve_steps(const StepLimits& limits, const HeadLayout& head
   step_.reserve(limits, heads);
   sample_capacity_ = static_cast<std::size_t>(limits.max_sequences);
   // Requests and results, then the sampling kernel's workspace: what the memory plan counts.
-  const std::size_t bytes = sample_capacity_ * (sizeof(DeviceSample) + sizeof(DeviceSampled));
-  const std::size_t device_bytes = bytes + kernels::sample_workspace_bytes(limits.max_sequences, vocab_size);
+  const std::size_t device_bytes = host_draw_bytes() + kernels::sample_workspace_bytes(limits.max_sequences, vocab_size);
   if (device_bytes != sampling_bytes(limits.max_sequences, vocab_size))
     throw Error(fmt::format("internal: the GPU sampler needs {} bytes, the memory plan counts {}", device_bytes,
                             sampling_bytes(limits.max_sequences, vocab_size)));
   void* host = nullptr;
-  if (cudaHostAlloc(&host, bytes, cudaHostAllocDefault) != cudaSuccess ||
+  if (cudaHostAlloc(&host, 2 * host_draw_bytes(), cudaHostAllocDefault) != cudaSuccess ||
       cudaMalloc(&sample_device_, device_bytes) != cudaSuccess || cudaMemset(sample_device_, 0, device_bytes) != cudaSuccess ||
       cudaMalloc(&attention_workspace_, kAttentionSplitBytes) != cudaSuccess) {
     if (host) cudaFreeHost(host);
@@ -167,6 +196,7 @@ void CudaBackend::reserve_steps(const StepLimits& limits, const HeadLayout& head
                             device_bytes + kAttentionSplitBytes));
   }
   sample_host_ = static_cast<DeviceSample*>(host);
+  for (auto& event : drawn_) check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cudaEventCreate");
 }
 
 void CudaBackend::prepare_step(const StepBatch& batch) { step_.write(batch, stream_); }
@@ -200,7 +230,7 @@ void CudaBackend::run_graph(std::int64_t key, const std::function<void()>& enque
 }
 
 void CudaBackend::embed(const Tensor& table, const StepBatch&, const Tensor& out) {
-  run("embed", [&] { kernels::embed(element(table.dtype), table.data, table.cols, step_.view(), out.data, stream_); });
+  run("embed", [&] { kernels::embed(element(table.dtype), table.data, table.cols, step_.view(), device_results(), out.data, stream_); });
 }
 
 void CudaBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) {

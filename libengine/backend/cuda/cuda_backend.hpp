@@ -13,14 +13,15 @@
 
 namespace llmctl::kernels {
 class Gemm;
+struct SampleResult;
 }
 
 namespace llmctl::engine {
 
 // The GPU backend: tensors in device memory in bf16 (or fp16), the operations as CUDA kernels
 // (kernels/) and cuBLASLt GEMMs, all on one stream. A step's metadata is copied to the device once, in
-// prepare_step(); decode steps replay CUDA graphs (run_graph); only downloads and sampling wait for
-// the GPU.
+// prepare_step(); decode steps replay CUDA graphs (run_graph); only downloads and finish_sampling()
+// wait for the GPU.
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(DType compute_dtype);
@@ -34,8 +35,8 @@ class CudaBackend final : public Backend {
   void download(const Tensor& source, std::span<float> destination) override;
   void fill_uniform(const Tensor& tensor, std::uint64_t seed, float low, float high) override;
   std::optional<MemoryInfo> memory_info() const override;
-  bool samples_on_device() const override { return true; }
-  void sample_on_device(const Tensor& logits, std::span<const DeviceSample> rows, std::span<DeviceSampled> out) override;
+  void start_sampling(const Tensor& logits, std::span<const DeviceSample> rows) override;
+  std::span<const DeviceSampled> finish_sampling() override;
   void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) override;
   void reserve_steps(const StepLimits& limits, const HeadLayout& heads, std::int64_t vocab_size) override;
   void prepare_step(const StepBatch& batch) override;
@@ -66,6 +67,10 @@ class CudaBackend final : public Backend {
   template <typename F>
   void run(const std::string& name, F&& launch);
   void synchronize(std::string_view what);  // waits for the stream, then reads the timings
+  std::size_t host_draw_bytes() const;
+  DeviceSample* host_requests(int draw) const;
+  DeviceSampled* host_results(int draw) const;
+  kernels::SampleResult* device_results() const;
 
   DType compute_dtype_;
   cudaStream_t stream_ = nullptr;
@@ -73,10 +78,13 @@ class CudaBackend final : public Backend {
   StepMetadata step_;
   std::unordered_map<std::int64_t, cudaGraphExec_t> graphs_;
   KernelTimer timer_;
-  // Rows to sample on the device and their results: pinned host memory and its device mirror.
+  // Rows to sample on the device and their results: pinned host memory for two draws, and the device's.
   DeviceSample* sample_host_ = nullptr;
   void* sample_device_ = nullptr;
   std::size_t sample_capacity_ = 0;
+  std::uint64_t draws_started_ = 0, draws_finished_ = 0;  // draw i uses pinned half i % 2
+  std::size_t draw_rows_[2] = {};
+  cudaEvent_t drawn_[2] = {};  // recorded once a draw's results are in pinned memory
   void* attention_workspace_ = nullptr;  // decode attention's split contexts
   std::vector<std::byte> staging_;  // host-side conversion of uploads
 };

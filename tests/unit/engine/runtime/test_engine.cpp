@@ -92,32 +92,12 @@ TEST_CASE("text decoded incrementally equals transformers' decode of the same to
   }
 }
 
-TEST_CASE("requests of mixed lengths with chunked prefill, prefix-cache hits and preemption equal each request run alone") {
-  // Greedy and seeded sampling, n > 1, prompts that share prefixes, and a KV pool of 33 blocks of 16
-  // tokens for up to 8 sequences of up to 512 tokens: preemption is certain.
-  const auto expected = llmctl::read_json_file(kGenerationModels / "qwen2-yarn" / "expected.json");
-  std::vector<EngineRequest> requests;
-  int index = 0;
-  for (const auto& c : expected["cases"]) {
-    const auto prompt = c["prompt_token_ids"].get<std::vector<TokenId>>();
-    requests.push_back({fmt::format("greedy-{}", index), prompt, greedy_params(40)});
-    SamplingParams sampled;
-    sampled.temperature = 0.8;
-    sampled.top_p = 0.9;
-    sampled.top_k = 40;
-    sampled.seed = 1000 + static_cast<std::uint64_t>(index);
-    sampled.n = 2;
-    sampled.max_tokens = 30;
-    sampled.ignore_eos = true;
-    sampled.logprobs = 3;
-    requests.push_back({fmt::format("sampled-{}", index), prompt, sampled});
-    // The same long prompt with another ending: its first blocks come from the prefix cache.
-    auto variant = prompt;
-    variant.push_back(static_cast<TokenId>(index));
-    requests.push_back({fmt::format("variant-{}", index), variant, greedy_params(20)});
-    ++index;
-  }
+namespace {
 
+// Runs `requests` one at a time, then all at once on a KV pool of 33 blocks of 16 tokens for up to 8
+// sequences of up to 512 tokens (preemption is certain), and checks that each choice came out the same.
+// Returns the batched choices.
+std::map<std::string, Choice> check_batched_equals_alone(const std::vector<EngineRequest>& requests) {
   std::map<std::string, Choice> alone;
   {
     Engine engine(small_engine("qwen2-yarn"));
@@ -141,14 +121,84 @@ TEST_CASE("requests of mixed lengths with chunked prefill, prefix-cache hits and
     const auto& other = batched.at(key);
     CHECK(other.tokens == choice.tokens);
     CHECK(other.text == choice.text);
+    CHECK(other.finish_reason == choice.finish_reason);
     REQUIRE(other.logprobs.size() == choice.logprobs.size());
     for (std::size_t i = 0; i < choice.logprobs.size(); ++i) CHECK(other.logprobs[i].logprob == choice.logprobs[i].logprob);
   }
   CHECK(engine.scheduler().num_preemptions() > 0);
   CHECK(engine.scheduler().prefix_cache_hits() > 0);
   CHECK(engine.scheduler().prefix_cache_hits() <= engine.scheduler().prefix_cache_queries());
+  CHECK(engine.stats().generation_tokens == [&] {
+    std::int64_t tokens = 0;
+    for (const auto& [key, choice] : batched) tokens += static_cast<std::int64_t>(choice.tokens.size());
+    return tokens;
+  }());
+  return batched;
+}
+
+}  // namespace
+
+TEST_CASE("requests of mixed lengths with chunked prefill, prefix-cache hits and preemption equal each request run alone") {
+  // Greedy and seeded sampling with logprobs, top-k and top-p (drawn by the host sampler), n > 1, and
+  // prompts that share prefixes.
+  const auto expected = llmctl::read_json_file(kGenerationModels / "qwen2-yarn" / "expected.json");
+  std::vector<EngineRequest> requests;
+  int index = 0;
+  for (const auto& c : expected["cases"]) {
+    const auto prompt = c["prompt_token_ids"].get<std::vector<TokenId>>();
+    requests.push_back({fmt::format("greedy-{}", index), prompt, greedy_params(40)});
+    SamplingParams sampled;
+    sampled.temperature = 0.8;
+    sampled.top_p = 0.9;
+    sampled.top_k = 40;
+    sampled.seed = 1000 + static_cast<std::uint64_t>(index);
+    sampled.n = 2;
+    sampled.max_tokens = 30;
+    sampled.ignore_eos = true;
+    sampled.logprobs = 3;
+    requests.push_back({fmt::format("sampled-{}", index), prompt, sampled});
+    // The same long prompt with another ending: its first blocks come from the prefix cache.
+    auto variant = prompt;
+    variant.push_back(static_cast<TokenId>(index));
+    requests.push_back({fmt::format("variant-{}", index), variant, greedy_params(20)});
+    ++index;
+  }
+  const auto batched = check_batched_equals_alone(requests);
   // The two choices of a seeded request differ (seeds s and s + 1).
   CHECK(batched.at("sampled-6/0").tokens != batched.at("sampled-6/1").tokens);
+}
+
+TEST_CASE("tokens drawn where the logits are, learned a step later, equal each request run alone") {
+  // Rows that need only a temperature are drawn by the backend, and the engine prepares each step before
+  // it knows the tokens of the step before. Choices that stop on a token leave a token already drawn for
+  // them, which must be dropped; a row with logprobs in the same steps is sampled on the host.
+  const auto expected = llmctl::read_json_file(kGenerationModels / "qwen2-yarn" / "expected.json");
+  std::vector<EngineRequest> requests;
+  int index = 0;
+  for (const auto& c : expected["cases"]) {
+    const auto prompt = c["prompt_token_ids"].get<std::vector<TokenId>>();
+    requests.push_back({fmt::format("greedy-{}", index), prompt, greedy_params(40, std::nullopt)});
+    SamplingParams sampled;
+    sampled.temperature = 0.8;
+    sampled.seed = 1000 + static_cast<std::uint64_t>(index);
+    sampled.n = 2;
+    sampled.max_tokens = 30;
+    sampled.ignore_eos = true;
+    requests.push_back({fmt::format("sampled-{}", index), prompt, sampled});
+    // Greedy, stopping at the token transformers' greedy run has at step 10.
+    auto stopping = greedy_params(40, std::nullopt);
+    stopping.stop_token_ids = {c["greedy"][10]["token"].get<TokenId>()};
+    requests.push_back({fmt::format("stopping-{}", index), prompt, stopping});
+    auto variant = prompt;
+    variant.push_back(static_cast<TokenId>(index));
+    requests.push_back({fmt::format("variant-{}", index), variant, greedy_params(20, index % 2 ? 2 : std::optional<int>())});
+    ++index;
+  }
+  const auto batched = check_batched_equals_alone(requests);
+  CHECK(batched.at("sampled-6/0").tokens != batched.at("sampled-6/1").tokens);
+  int stopped = 0;
+  for (const auto& [key, choice] : batched) stopped += choice.finish_reason == FinishReason::stop ? 1 : 0;
+  CHECK(stopped > 0);
 }
 
 TEST_CASE("stop strings, stop token ids, EOS, min_tokens and max_tokens end a choice as vLLM does") {

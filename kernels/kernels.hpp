@@ -98,7 +98,10 @@ struct ResidualNorm {
   float eps;
 };
 bool skinny_gemm_supports(std::int64_t rows, std::int64_t in, const void* x, const void* weight);
-bool skinny_gemm_fuses_norm(std::int64_t rows, std::int64_t in, std::int64_t features, bool silu_mul);
+// Whether skinny_gemm takes `norm` fused for this product: the shape (sm_90's bulk kernel) and 16-byte
+// aligned operands.
+bool skinny_gemm_fuses_norm(std::int64_t rows, std::int64_t in, const void* weight, std::int64_t features, bool silu_mul,
+                            const ResidualNorm& norm);
 void skinny_gemm(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* weight,
                  std::int64_t out_features, const void* bias, void* out, bool out_f32, cudaStream_t stream,
                  const ResidualNorm* norm = nullptr);

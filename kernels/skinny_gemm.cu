@@ -462,8 +462,10 @@ bool skinny_gemm_supports(std::int64_t rows, std::int64_t in, const void* x, con
   return rows >= 1 && rows <= kSkinnyRows && in % 8 == 0 && in < (1ll << 30) && aligned(x) && aligned(weight);
 }
 
-bool skinny_gemm_fuses_norm(std::int64_t rows, std::int64_t in, std::int64_t features, bool silu_mul) {
-  return rows >= 1 && rows <= kSkinnyRows && in % 8 == 0 && bulk_layout(rows, in, features, silu_mul).stages > 0;
+bool skinny_gemm_fuses_norm(std::int64_t rows, std::int64_t in, const void* weight, std::int64_t features, bool silu_mul,
+                            const ResidualNorm& norm) {
+  return skinny_gemm_supports(rows, in, norm.residual, weight) && aligned(norm.add) && aligned(norm.weight) &&
+         bulk_layout(rows, in, features, silu_mul).stages > 0;
 }
 
 void skinny_gemm(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* weight,

@@ -113,6 +113,19 @@ void run_case(const Case& c, std::mt19937& random) {
                          fused);
   check(cudaDeviceSynchronize(), "skinny_gemm");
   int bad = 0;
+  if (c.norm) {
+    // The fused path is offered for these operands, and refused for any of them 2 bytes off alignment
+    // (the backend then runs add_rms_norm and the product apart).
+    const auto fuses = [&](const kernels::ResidualNorm& n, const void* w) {
+      return kernels::skinny_gemm_fuses_norm(c.rows, c.in, w, c.features, c.silu_mul, n);
+    };
+    if (!fuses(norm, d_weight) || fuses({d_residual + 1, d_addend, d_norm_weight, kEps}, d_weight) ||
+        fuses({d_residual, d_addend + 1, d_norm_weight, kEps}, d_weight) ||
+        fuses({d_residual, d_addend, d_norm_weight + 1, kEps}, d_weight) || fuses(norm, d_weight + 1)) {
+      std::puts("FAIL skinny_gemm_fuses_norm: its answer for aligned and misaligned operands");
+      ++bad;
+    }
+  }
   if (c.norm) {  // the residual holds the rounded sum, exactly
     std::vector<std::uint16_t> after(x.size());
     check(cudaMemcpy(after.data(), d_residual, after.size() * 2, cudaMemcpyDeviceToHost), "download");
@@ -185,7 +198,8 @@ int main() {
   run_case({f16, 2, 3584, 152064, false, true, false}, random);
   run_case({bf16, 2, 65536, 300, true, false, false}, random);  // 256 KB of activations: not the bulk kernel
   // The norm fused into the product (the bulk kernel, sm_90): Qwen2.5-7B's qkv and gate_up, then random shapes.
-  if (kernels::skinny_gemm_fuses_norm(1, 3584, 4608, false)) {
+  // Shape queries: null pointers count as aligned.
+  if (kernels::skinny_gemm_fuses_norm(1, 3584, nullptr, 4608, false, {})) {
     for (int rows = 1; rows <= kernels::kSkinnyRows; ++rows) {
       run_case({bf16, rows, 3584, 4608, true, false, false, true}, random);
       run_case({rows == 1 ? bf16 : f16, rows, 3584, 18944, false, false, true, true}, random);
@@ -196,7 +210,7 @@ int main() {
       const bool silu = coin(random) == 1;
       const int r = rows(random), in = 8 * vectors(random), f = features(random);
       run_case({coin(random) ? bf16 : f16, r, in, f, !silu && coin(random), false, silu,
-                kernels::skinny_gemm_fuses_norm(r, in, f, silu)},
+                kernels::skinny_gemm_fuses_norm(r, in, nullptr, f, silu, {})},
                random);
     }
   } else {

@@ -273,12 +273,12 @@ void CudaBackend::linear_silu_mul(const Tensor& x, const Tensor& weight, const T
 
 void CudaBackend::add_rms_norm_linear(const Tensor& residual, const Tensor& x, const Tensor& norm_weight, float eps,
                                       const Tensor& normed, const Tensor& weight, const Tensor& bias, const Tensor& out) {
-  if (!kernels::skinny_gemm_fuses_norm(x.rows, x.cols, weight.rows, false)) {
+  const kernels::ResidualNorm norm{residual.data, x.data, norm_weight.data, eps};
+  if (!kernels::skinny_gemm_fuses_norm(x.rows, x.cols, weight.data, weight.rows, false, norm)) {
     Backend::add_rms_norm_linear(residual, x, norm_weight, eps, normed, weight, bias, out);
     return;
   }
   run(timer_.on() ? fmt::format("add_rms_norm + linear {}x{}", weight.rows, weight.cols) : std::string(), [&] {
-    const kernels::ResidualNorm norm{residual.data, x.data, norm_weight.data, eps};
     kernels::skinny_gemm(element(x.dtype), nullptr, x.rows, x.cols, weight.data, weight.rows, bias ? bias.data : nullptr,
                          out.data, out.dtype == DType::f32, stream_, &norm);
   });
@@ -287,12 +287,12 @@ void CudaBackend::add_rms_norm_linear(const Tensor& residual, const Tensor& x, c
 void CudaBackend::add_rms_norm_linear_silu_mul(const Tensor& residual, const Tensor& x, const Tensor& norm_weight,
                                                float eps, const Tensor& normed, const Tensor& weight, const Tensor& bias,
                                                const Tensor& gate_up, const Tensor& out) {
-  if (bias || !kernels::skinny_gemm_fuses_norm(x.rows, x.cols, out.cols, true)) {
+  const kernels::ResidualNorm norm{residual.data, x.data, norm_weight.data, eps};
+  if (bias || !kernels::skinny_gemm_fuses_norm(x.rows, x.cols, weight.data, out.cols, true, norm)) {
     Backend::add_rms_norm_linear_silu_mul(residual, x, norm_weight, eps, normed, weight, bias, gate_up, out);
     return;
   }
   run(timer_.on() ? fmt::format("add_rms_norm + linear {}x{} + silu_mul", weight.rows, weight.cols) : std::string(), [&] {
-    const kernels::ResidualNorm norm{residual.data, x.data, norm_weight.data, eps};
     kernels::skinny_gemm_silu_mul(element(x.dtype), nullptr, x.rows, x.cols, weight.data, out.cols, out.data, stream_,
                                   &norm);
   });

@@ -87,21 +87,25 @@ Stats check_model(const std::filesystem::path& folder, const std::string& dtype)
   return stats;
 }
 
-// Runs `prompts` with `params` on the CUDA engine; the tokens of each choice, by request id.
+// Runs `cases` with `params` on the CUDA engine, one more request arriving at each step (so the batch
+// grows between steps, through several graph sizes); the tokens of each choice, by request id.
 std::map<std::string, std::vector<TokenId>> generate(const std::filesystem::path& folder, const SamplingParams& params,
                                                      const nlohmann::json& cases) {
   Engine engine(cuda_engine(folder));
-  for (const auto& c : cases) engine.add({c["name"], c["prompt_token_ids"].get<std::vector<TokenId>>(), params});
   std::map<std::string, std::vector<TokenId>> tokens;
-  while (engine.has_unfinished())
+  for (std::size_t next = 0; next < cases.size() || engine.has_unfinished(); ++next) {
+    if (next < cases.size())
+      engine.add({cases[next]["name"], cases[next]["prompt_token_ids"].get<std::vector<TokenId>>(), params});
     for (auto& output : engine.step())
       for (auto& update : output.updates)
         for (const auto id : update.token_ids) tokens[output.request_id + "/" + std::to_string(update.index)].push_back(id);
+  }
   return tokens;
 }
 
-// Rows without logprobs or penalties are sampled on the GPU: greedy must pick what the host sampler picks
-// from the same logits, and a seeded draw must repeat itself and differ between seeds.
+// Rows without logprobs or penalties are drawn on the GPU and learned a step later (the next step takes
+// them from the device): greedy must pick what the host sampler picks from the same logits, step by
+// step, and a seeded draw must repeat itself and differ between seeds.
 int check_device_sampling(const std::filesystem::path& folder) {
   const auto cases = llmctl::read_json_file(folder / "expected.json")["cases"];
   const auto greedy = greedy_params(std::nullopt);

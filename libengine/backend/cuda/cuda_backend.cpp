@@ -120,12 +120,12 @@ std::optional<Backend::MemoryInfo> CudaBackend::memory_info() const {
 
 // Pinned host memory holds two draws, each its requests then its results; the device one draw, whose
 // results the next step's embedding may read (negative token ids).
-std::size_t CudaBackend::host_draw_bytes() const {
+std::size_t CudaBackend::draw_bytes() const {
   return sample_capacity_ * (sizeof(DeviceSample) + sizeof(DeviceSampled));
 }
 
 Backend::DeviceSample* CudaBackend::host_requests(int draw) const {
-  return reinterpret_cast<DeviceSample*>(reinterpret_cast<std::byte*>(sample_host_) + draw * host_draw_bytes());
+  return reinterpret_cast<DeviceSample*>(reinterpret_cast<std::byte*>(sample_host_) + draw * draw_bytes());
 }
 
 Backend::DeviceSampled* CudaBackend::host_results(int draw) const {
@@ -182,12 +182,12 @@ void CudaBackend::reserve_steps(const StepLimits& limits, const HeadLayout& head
   step_.reserve(limits, heads);
   sample_capacity_ = static_cast<std::size_t>(limits.max_sequences);
   // Requests and results, then the sampling kernel's workspace: what the memory plan counts.
-  const std::size_t device_bytes = host_draw_bytes() + kernels::sample_workspace_bytes(limits.max_sequences, vocab_size);
+  const std::size_t device_bytes = draw_bytes() + kernels::sample_workspace_bytes(limits.max_sequences, vocab_size);
   if (device_bytes != sampling_bytes(limits.max_sequences, vocab_size))
     throw Error(fmt::format("internal: the GPU sampler needs {} bytes, the memory plan counts {}", device_bytes,
                             sampling_bytes(limits.max_sequences, vocab_size)));
   void* host = nullptr;
-  if (cudaHostAlloc(&host, 2 * host_draw_bytes(), cudaHostAllocDefault) != cudaSuccess ||
+  if (cudaHostAlloc(&host, 2 * draw_bytes(), cudaHostAllocDefault) != cudaSuccess ||
       cudaMalloc(&sample_device_, device_bytes) != cudaSuccess || cudaMemset(sample_device_, 0, device_bytes) != cudaSuccess ||
       cudaMalloc(&attention_workspace_, kAttentionSplitBytes) != cudaSuccess) {
     if (host) cudaFreeHost(host);
@@ -230,7 +230,9 @@ void CudaBackend::run_graph(std::int64_t key, const std::function<void()>& enque
 }
 
 void CudaBackend::embed(const Tensor& table, const StepBatch&, const Tensor& out) {
-  run("embed", [&] { kernels::embed(element(table.dtype), table.data, table.cols, step_.view(), device_results(), out.data, stream_); });
+  run("embed", [&] {
+    kernels::embed(element(table.dtype), table.data, table.cols, step_.view(), device_results(), out.data, stream_);
+  });
 }
 
 void CudaBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) {

@@ -67,7 +67,7 @@ class CudaBackend final : public Backend {
   template <typename F>
   void run(const std::string& name, F&& launch);
   void synchronize(std::string_view what);  // waits for the stream, then reads the timings
-  std::size_t host_draw_bytes() const;
+  std::size_t draw_bytes() const;  // one draw's requests and results
   DeviceSample* host_requests(int draw) const;
   DeviceSampled* host_results(int draw) const;
   kernels::SampleResult* device_results() const;

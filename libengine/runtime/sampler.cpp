@@ -123,8 +123,9 @@ struct RawLogprobs {
 };
 
 // NaN would poison every comparison and +inf every subtraction: they become -inf and the largest float,
-// the limits that keep the ordering the model meant.
-RawLogprobs read_raw_logits(std::span<float> logits, Scratch& s) {
+// the limits that keep the ordering the model meant. The normalizer (a pass of exp over the vocabulary)
+// only where asked for.
+RawLogprobs read_raw_logits(std::span<float> logits, Scratch& s, bool normalize) {
   RawLogprobs raw;
   for (std::size_t i = 0; i < logits.size(); ++i) {
     float& x = logits[i];
@@ -139,6 +140,7 @@ RawLogprobs read_raw_logits(std::span<float> logits, Scratch& s) {
     raw.uniform = -std::log(static_cast<double>(logits.size()));
     return raw;
   }
+  if (!normalize) return raw;
   ensure_size(s.weights, logits.size());
   raw.sum = exp_and_sum(logits, raw.max, 1.0f, s.weights.data());
   raw.log_normalizer = std::log(raw.sum);
@@ -404,7 +406,7 @@ std::vector<double> sampling_distribution(std::span<const float> logits, const S
   check_vocab(logits.size());
   std::vector<float> clean(logits.begin(), logits.end());
   Scratch& s = scratch();
-  const RawLogprobs raw = read_raw_logits(clean, s);
+  const RawLogprobs raw = read_raw_logits(clean, s, false);
   std::vector<double> distribution;
   if (raw.max == kNegInf) return distribution;
   const KeptTokens kept = keep_tokens(clean, params, raw.max, std::nullopt, s);
@@ -426,8 +428,12 @@ SampledToken sample_token(std::span<float> logits, const SamplingContext& contex
   check_vocab(vocab);
   Scratch& s = scratch();
 
-  // 1. Logprobs always come from the raw logits, before anything below changes them.
-  const RawLogprobs raw = read_raw_logits(logits, s);
+  // 1. Logprobs come from the raw logits, before anything below changes them. Their normalizer and the
+  // rank cost a pass over the vocabulary each: only for requests that report logprobs (the normalizer
+  // also at temperature 1, where it holds the weights step 5 draws from).
+  const bool reported = params.logprobs.has_value();
+  const bool temperature_one = !params.greedy() && static_cast<float>(1.0 / params.temperature) == 1.0f;
+  const RawLogprobs raw = read_raw_logits(logits, s, reported || temperature_one);
 
   // 2-3. Bans and penalties touch few tokens: remember their raw values instead of copying the vocabulary.
   s.undo.clear();
@@ -444,7 +450,7 @@ SampledToken sample_token(std::span<float> logits, const SamplingContext& contex
     const double u = static_cast<double>(context.rng() >> 11) * 0x1.0p-53;
     if (top != kNegInf) {
       // Unchanged logits at temperature 1: step 1 has computed the very same weights.
-      const bool reuse = !changed && static_cast<float>(1.0 / params.temperature) == 1.0f;
+      const bool reuse = !changed && temperature_one;
       const KeptTokens kept = keep_tokens(logits, params, top, reuse ? std::optional(raw.sum) : std::nullopt, s);
       token = draw(kept, s, vocab, u);
     }
@@ -455,8 +461,8 @@ SampledToken sample_token(std::span<float> logits, const SamplingContext& contex
 
   for (auto it = s.undo.rbegin(); it != s.undo.rend(); ++it) logits[static_cast<std::size_t>(it->first)] = it->second;
 
-  SampledToken result;
-  result.token = token;
+  SampledToken result{token, 0.0f, 0, {}};
+  if (!reported) return result;
   const float chosen = logits[static_cast<std::size_t>(token)];
   result.logprob = raw.of(chosen);
   // Rank among the raw logits, 1 for the most likely, ties by lower id as everywhere else here.
@@ -465,10 +471,8 @@ SampledToken sample_token(std::span<float> logits, const SamplingContext& contex
     for (std::size_t i = 0; i < vocab; ++i)
       ahead += (logits[i] > chosen || (logits[i] == chosen && i < static_cast<std::size_t>(token))) ? 1 : 0;
   result.rank = ahead + 1;
-  if (params.logprobs) {
-    const std::size_t count = *params.logprobs < 0 ? vocab : static_cast<std::size_t>(*params.logprobs);
-    result.top_logprobs = top_logprobs(logits, count, raw, s);
-  }
+  const std::size_t count = *params.logprobs < 0 ? vocab : static_cast<std::size_t>(*params.logprobs);
+  result.top_logprobs = top_logprobs(logits, count, raw, s);
   return result;
 }
 

@@ -16,8 +16,8 @@ struct TokenLogprob {
 
 struct SampledToken {
   TokenId token;
-  float logprob;  // of `token`, from the raw logits
-  std::int64_t rank;  // 1 for the most likely token of the raw logits; 0 where not computed (GPU sampling)
+  float logprob;  // of `token`, from the raw logits; 0 unless the request asked for logprobs
+  std::int64_t rank;  // 1 for the most likely token of the raw logits; 0 where not computed (GPU sampling, no logprobs)
   std::vector<TokenLogprob> top_logprobs;  // params.logprobs entries, most likely first; empty when unset
 };
 
@@ -36,7 +36,7 @@ struct SamplingContext {
 };
 
 // Picks the next token of one sequence as vLLM V1 does. Logprobs come from the raw logits (vLLM's
-// default "raw_logprobs"); then banned tokens, repetition/presence/frequency penalties, temperature,
+// default "raw_logprobs"; computed only when params.logprobs is set); then banned tokens, repetition/presence/frequency penalties, temperature,
 // min_p, top_k and top_p apply, in that order, and a token is drawn. `logits` (vocab entries) is
 // used as scratch space: on return it holds the raw logits with NaN replaced by -inf and +inf by the
 // largest float, which is how the sampler reads them.

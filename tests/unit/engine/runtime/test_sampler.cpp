@@ -137,7 +137,14 @@ TEST_CASE("logprob and rank come from the raw logits") {
   // exp(logits) = 1, 2, 3, 4: the probabilities are 0.1 ... 0.4.
   const std::vector<float> logits = {0.0f, std::log(2.0f), std::log(3.0f), std::log(4.0f)};
   Sequence s{greedy_params()};
+  // Not asked for, they are not computed (each would cost a pass over the vocabulary).
   auto sampled = s.sample(logits);
+  CHECK(sampled.token == 3);
+  CHECK(sampled.logprob == 0.0f);
+  CHECK(sampled.rank == 0);
+  // logprobs = 0: the sampled token's own, and no others.
+  s.params.logprobs = 0;
+  sampled = s.sample(logits);
   CHECK(sampled.token == 3);
   CHECK(sampled.logprob == doctest::Approx(std::log(0.4)).epsilon(1e-6));
   CHECK(sampled.rank == 1);
@@ -331,6 +338,7 @@ TEST_CASE("every token banned: the raw argmax, and still one draw") {
   Sequence random;
   random.rng.seed(5);
   random.banned = {0, 1, 2};
+  random.params.logprobs = 0;  // for the rank
   SamplingRng twin(5);
   const auto sampled = random.sample(logits);
   CHECK(sampled.token == 1);
@@ -341,6 +349,7 @@ TEST_CASE("every token banned: the raw argmax, and still one draw") {
 
 TEST_CASE("NaN and infinite logits do not break the sampler") {
   Sequence s{greedy_params()};
+  s.params.logprobs = 0;  // the sampled token's logprob
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   // NaN counts as -inf.

@@ -437,7 +437,7 @@ void launch(const void* x, std::int64_t rows, std::int64_t in, const void* weigh
       launch_bulk<T, Out, 2, kSiluMul>(layout, xs, n, w, f, b, o, norm, stream);
     return;
   }
-  if (norm != nullptr) throw std::runtime_error("skinny_gemm: no fused norm for this shape");
+  // Only unfused products get here: a fused norm implies the bulk layout (check_operands).
   const int splits = in > 2 * kElementsPerWarp ? 4 : in > kElementsPerWarp ? 2 : 1;
   const int per_block = kWarps / splits;
   const dim3 grid(static_cast<unsigned>((features + per_block - 1) / per_block)), block(kWarps * 32);
@@ -449,11 +449,14 @@ void launch(const void* x, std::int64_t rows, std::int64_t in, const void* weigh
 
 bool aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 
-// The activation rows' pointer for the alignment check: the residual's when the norm is fused.
-const void* input_of(const void* x, const ResidualNorm* norm) {
-  if (norm != nullptr && !(aligned(norm->add) && aligned(norm->weight)))
-    throw std::runtime_error("skinny_gemm: fused norm operands not 16-byte aligned");
-  return norm != nullptr ? norm->residual : x;
+// What skinny_gemm and skinny_gemm_silu_mul accept: skinny_gemm_supports, or with a norm
+// skinny_gemm_fuses_norm; std::runtime_error otherwise.
+void check_operands(std::int64_t rows, std::int64_t in, const void* x, const void* weight, std::int64_t features,
+                    bool silu_mul, const ResidualNorm* norm) {
+  if (norm == nullptr && !skinny_gemm_supports(rows, in, x, weight))
+    throw std::runtime_error("skinny_gemm: unsupported shape or alignment");
+  if (norm != nullptr && !skinny_gemm_fuses_norm(rows, in, weight, features, silu_mul, *norm))
+    throw std::runtime_error("skinny_gemm: no fused norm for this shape or alignment");
 }
 
 }  // namespace
@@ -471,8 +474,7 @@ bool skinny_gemm_fuses_norm(std::int64_t rows, std::int64_t in, const void* weig
 void skinny_gemm(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* weight,
                  std::int64_t out_features, const void* bias, void* out, bool out_f32, cudaStream_t stream,
                  const ResidualNorm* norm) {
-  if (!skinny_gemm_supports(rows, in, input_of(x, norm), weight))
-    throw std::runtime_error("skinny_gemm: unsupported shape or alignment");
+  check_operands(rows, in, x, weight, out_features, false, norm);
   LLMCTL_DISPATCH(e, if (out_f32) launch<T, float, false>(x, rows, in, weight, out_features, bias, out, norm, stream);
                   else launch<T, T, false>(x, rows, in, weight, out_features, bias, out, norm, stream);)
   check_launch("skinny_gemm");
@@ -480,8 +482,7 @@ void skinny_gemm(Element e, const void* x, std::int64_t rows, std::int64_t in, c
 
 void skinny_gemm_silu_mul(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* gate_up,
                           std::int64_t width, void* out, cudaStream_t stream, const ResidualNorm* norm) {
-  if (!skinny_gemm_supports(rows, in, input_of(x, norm), gate_up))
-    throw std::runtime_error("skinny_gemm: unsupported shape or alignment");
+  check_operands(rows, in, x, gate_up, width, true, norm);
   LLMCTL_DISPATCH(e, launch<T, T, true>(x, rows, in, gate_up, width, nullptr, out, norm, stream);)
   check_launch("skinny_gemm_silu_mul");
 }

@@ -1,5 +1,7 @@
 #include "backend/cpu/cpu_backend.hpp"
 
+#include "common/error.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -49,4 +51,25 @@ TEST_CASE("draws follow softmax(logits / temperature), repeat for a seed and var
       CHECK(std::abs(counts[i] - kDraws * p) <= 5 * sigma + 1);  // the -40 token: never
     }
   }
+}
+
+TEST_CASE("the CPU backend's draws: finished in the order started, at most two outstanding") {
+  CpuBackend backend;
+  const Tensor logits = backend.allocate(DType::f32, 2, 3);
+  logits.as<float>()[1] = 5.0f;  // row 0: token 1
+  logits.as<float>()[5] = 5.0f;  // row 1: token 2
+  CHECK_THROWS_WITH_AS(backend.finish_sampling(), "internal: finish_sampling() without a draw outstanding", llmctl::Error);
+  const std::vector<Backend::DeviceSample> first = {{0, 0.0f, 0}}, second = {{1, 0.0f, 0}, {0, 0.0f, 0}};
+  backend.start_sampling(logits, first);
+  backend.start_sampling(logits, second);
+  CHECK_THROWS_WITH_AS(backend.start_sampling(logits, first), "internal: a third draw started before the first finished",
+                       llmctl::Error);
+  const auto a = backend.finish_sampling();
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].token == 1);
+  const auto b = backend.finish_sampling();
+  REQUIRE(b.size() == 2);
+  CHECK(b[0].token == 2);
+  CHECK(b[1].token == 1);
+  CHECK_THROWS_AS(backend.finish_sampling(), llmctl::Error);
 }

@@ -304,7 +304,9 @@ KeptTokens keep_tokens(std::span<const float> logits, const SamplingParams& para
 
   // top_p, vLLM's rule: sorted ascending, a token goes when the probability up to and including it is
   // <= 1 - top_p. From the top, token i stays while the tokens before it sum to less than top_p: the
-  // smallest most-likely set that reaches top_p. A token of weight w has at most `vocab` tokens at or
+  // smallest most-likely set that reaches top_p, and every token tied with its last (vLLM's sort leaves
+  // the order of ties open; keeping them all is what the GPU sampler does, and what top_k does). A
+  // token of weight w has at most `vocab` tokens at or
   // below it, so w <= (1 - top_p) * total / vocab goes for sure: only the rest need sorting.
   if (!kept.listed) {
     const double surely_cut = 0.5 * (1.0 - params.top_p) * total / static_cast<double>(vocab);
@@ -326,7 +328,7 @@ KeptTokens keep_tokens(std::span<const float> logits, const SamplingParams& para
     if (last != end) std::nth_element(first, last, end, more_likely);
     std::sort(first, last, more_likely);
     for (std::size_t i = done; i < done + chunk; ++i) {
-      if (i > 0 && before >= limit) return KeptTokens{true, i, before};
+      if (i > 0 && before >= limit && s.candidates[i].logit != s.candidates[i - 1].logit) return KeptTokens{true, i, before};
       before += weights[static_cast<std::size_t>(s.candidates[i].token)];
     }
     done += chunk;

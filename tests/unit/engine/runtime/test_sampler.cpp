@@ -420,7 +420,7 @@ TEST_CASE("masks: min_p, top_k (with ties) and top_p, each on the renormalized s
   hot.temperature = 2.0;
   check_distribution(sampling_distribution(logits, hot), renormalized(logits, 2.0, {0, 1, 2, 3}));
 
-  // Ties: top_k keeps every token equal to the k-th; top_p keeps the lower ids of equals.
+  // Ties: top_k keeps every token equal to the k-th, top_p every token equal to the last it needs.
   const std::vector<float> tied = {3.0f, 2.0f, 2.0f, 1.0f};
   SamplingParams k2;
   k2.top_k = 2;
@@ -428,7 +428,11 @@ TEST_CASE("masks: min_p, top_k (with ties) and top_p, each on the renormalized s
   const std::vector<float> flat(4, 0.0f);
   SamplingParams half;
   half.top_p = 0.5;
-  CHECK(support(sampling_distribution(flat, half)) == std::set<TokenId>{0, 1});
+  CHECK(support(sampling_distribution(flat, half)).size() == 4);
+  half.top_p = 0.3;  // token 0 alone is 0.53 of {3, 2, 2, 1}; 0.6 needs one 2, and takes both
+  CHECK(support(sampling_distribution(tied, half)) == std::set<TokenId>{0});
+  half.top_p = 0.6;
+  CHECK(support(sampling_distribution(tied, half)) == std::set<TokenId>{0, 1, 2});
 
   CHECK(sampling_distribution(std::vector<float>(3, kNegInf), params).empty());
 

@@ -112,21 +112,46 @@ void skinny_gemm_silu_mul(Element e, const void* x, std::int64_t rows, std::int6
 // tensor[i] = uniform_at(seed, i, low, high) of libengine/backend/backend.cpp (the same hash).
 void fill_uniform(Element e, void* tensor, std::int64_t count, std::uint64_t seed, float low, float high,
                   cudaStream_t stream);
-// One row to sample where the logits are: greedy when temperature is 0, else the Gumbel-max draw
-// argmax(logit / temperature - log(-log(u))), u a hash of (seed, token id).
+// One row to sample where the logits are, as vLLM samples it: its adjustments first (bans to -inf,
+// then the repetition penalty on tokens of the prompt or output, frequency and presence penalties by
+// output count), then greedy when temperature is 0, else temperature, min_p, top_k and top_p, and a
+// Gumbel-max draw over the tokens they keep: argmax(logit / temperature - log(-log(u))), u a hash of
+// (seed, token id). The filters keep tokens by value: top_k every token at least the k-th largest
+// logit, top_p every token at least the one at which the kept weights reach top_p (ties included).
 struct SampleRequest {
   std::int32_t row;
   float temperature;
   std::uint64_t seed;
+  std::int32_t top_k = 0;  // 0: off
+  float top_p = 1.0f;
+  float min_p = 0.0f;
+  float repetition_penalty = 1.0f;
+  float frequency_penalty = 0.0f;
+  float presence_penalty = 0.0f;
+  std::int32_t adjustments_begin = 0;  // the row's SampleAdjustment entries, one per distinct token
+  std::int32_t adjustments_count = 0;
+  // -1, or the row of the previous call's results whose token is one more output token of this row
+  // (drawn by that call, not yet known to the host): penalized with the row's adjustments.
+  std::int32_t pending = -1;
+};
+inline constexpr std::uint32_t kAdjustInPrompt = 1u << 31;
+inline constexpr std::uint32_t kAdjustBanned = 1u << 30;
+inline constexpr std::uint32_t kAdjustCountMask = kAdjustBanned - 1;
+struct SampleAdjustment {
+  std::int32_t token;
+  std::uint32_t flags;  // the token's count in the output | kAdjustInPrompt | kAdjustBanned
 };
 struct SampleResult {
   std::int32_t token;
-  float logprob;  // log_softmax of the raw logits at `token`
+  float logprob;  // log_softmax at `token` of the logits after the adjustments
 };
 // `workspace`: sample_workspace_bytes(count or more, vocab), zeroed before the first call (each call
-// leaves it ready for the next).
+// leaves it ready for the next). The adjustments change `logits` in place; `results` may be
+// `previous` (the pending tokens are read before any result is written). `adjusted`: some row has
+// adjustments or a pending token; `filtered`: some row draws with min_p, top_k or top_p.
 std::size_t sample_workspace_bytes(std::int64_t rows, std::int64_t vocab);
-void sample_rows(const float* logits, std::int64_t vocab, const SampleRequest* requests, std::int64_t count,
+void sample_rows(float* logits, std::int64_t vocab, const SampleRequest* requests, std::int64_t count,
+                 const SampleAdjustment* adjustments, const SampleResult* previous, bool adjusted, bool filtered,
                  SampleResult* results, void* workspace, cudaStream_t stream);
 // out[i] = x[rows[i]], for rows of `row_bytes`, a multiple of 16.
 void gather_rows(const void* x, std::int64_t row_bytes, const std::int32_t* rows, std::int64_t count, void* out,

@@ -76,24 +76,54 @@ class Backend {
   };
   virtual std::optional<MemoryInfo> memory_info() const = 0;
 
-  // Sampling where the logits are, for rows that need neither penalties, bans, top-k/top-p/min-p nor
-  // logprobs: greedy (temperature 0) or a draw from softmax(logits / temperature) by the Gumbel-max
-  // trick, its noise a hash of `seed` and the token id (the same draw on every backend).
+  // Sampling where the logits are, for every row that reports no logprobs, the same on every backend
+  // (kernels/sampling.cu): bans and penalties change the row's logits in place; then greedy (temperature
+  // 0) or a draw by the Gumbel-max trick, its noise a hash of `seed` and the token id, from
+  // softmax(logits / temperature) over the tokens min_p, top_k and top_p keep. Those keep tokens by
+  // value: top_k every token at least the k-th largest logit, top_p every token at least the one at which
+  // the kept probability reaches top_p (ties included, as the host sampler keeps them).
   struct DeviceSample {
     std::int32_t row;  // of the logits tensor
     float temperature;
     std::uint64_t seed;
+    std::int32_t top_k = 0;  // 0: off
+    float top_p = 1.0f;
+    float min_p = 0.0f;
+    float repetition_penalty = 1.0f;
+    float frequency_penalty = 0.0f;
+    float presence_penalty = 0.0f;
+    std::int32_t adjustments_begin = 0;  // the row's SampleAdjustments, one per distinct token
+    std::int32_t adjustments_count = 0;
+    // -1, or the row of the latest draw (the one before this) whose token is the row's last output
+    // token, which the host does not know yet: the penalties count it.
+    std::int32_t pending = -1;
+
+    // Whether min_p, top_k or top_p apply (a greedy row ignores them).
+    bool filtered(std::int64_t vocab) const {
+      return temperature > 0.0f && ((top_k > 0 && top_k < vocab) || top_p < 1.0f || min_p > 0.0f);
+    }
+  };
+  // A token of a row that is banned (to -inf) or penalized: the repetition penalty when it is in the
+  // prompt or the output, frequency and presence by its count in the output.
+  static constexpr std::uint32_t kInPrompt = 1u << 31;
+  static constexpr std::uint32_t kBanned = 1u << 30;
+  struct SampleAdjustment {
+    std::int32_t token;
+    std::uint32_t flags;  // output count (below kBanned) | kInPrompt | kBanned
   };
   struct DeviceSampled {
     std::int32_t token;
-    float logprob;  // of the token under the raw logits
+    float logprob;  // of the token under the logits after bans and penalties
   };
   // start_sampling() enqueues the draw behind the step's work and returns at once, so that the host can
   // prepare the next step meanwhile; finish_sampling() waits for the oldest started draw not yet finished
   // and returns its results, one per row in order, valid until the next start_sampling(). At most two
   // draws are outstanding. The next step may take a drawn token as input before the host knows it: a
   // token id -(j + 1) in StepBatch::token_ids stands for row j's result of the latest start_sampling().
-  virtual void start_sampling(const Tensor& logits, std::span<const DeviceSample> rows) = 0;
+  // The CUDA backend takes at most max_sample_adjustments(max_sequences) adjustments a draw
+  // (runtime/forward_workspace.hpp).
+  virtual void start_sampling(const Tensor& logits, std::span<const DeviceSample> rows,
+                              std::span<const SampleAdjustment> adjustments) = 0;
   virtual std::span<const DeviceSampled> finish_sampling() = 0;
   // Copies rows of an f32 tensor to host memory, one after another.
   virtual void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) = 0;

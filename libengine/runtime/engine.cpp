@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <unordered_map>
 
 namespace llmctl::engine {
 
@@ -39,6 +40,11 @@ struct Engine::SequenceState : Sequence {
   std::int64_t max_output_tokens = 0;
   std::int32_t draw_row = 0;  // its row in the latest draw, which its pending token comes from
   SamplingRng rng;
+  // For the penalties: the distinct tokens of its first `penalized_tokens` tokens (output counts, prompt
+  // flags) and where each is in that list.
+  std::vector<Backend::SampleAdjustment> penalties;
+  std::unordered_map<TokenId, std::size_t> penalty_index;
+  std::int64_t penalized_tokens = 0;
   std::optional<IncrementalDetokenizer> detokenizer;
   std::optional<StopStringMatcher> stop_strings;
   bool finished = false;
@@ -288,13 +294,66 @@ void Engine::process_token(SequenceState& state, const SampledToken& sampled, Co
   if (finish) finish_sequence(state, *finish, update);
 }
 
-// Rows that need only a temperature are drawn where the logits are (Backend::start_sampling); the
-// others by the host sampler. Each sequence draws from its own stream either way, so the batch around it
-// cannot change its tokens.
-bool Engine::draws_on_backend(const SequenceState& state) const {
+namespace {
+
+bool penalized(const SamplingParams& p) {
+  return p.repetition_penalty != 1.0 || p.frequency_penalty != 0.0 || p.presence_penalty != 0.0;
+}
+
+}  // namespace
+
+// Rows are drawn where the logits are (Backend::start_sampling), but for those that report logprobs,
+// which the host sampler computes. Each sequence draws from its own stream either way, so the batch
+// around it cannot change its tokens.
+std::optional<Backend::DeviceSample> Engine::device_sample(SequenceState& state, std::int32_t row,
+                                                          std::vector<Backend::SampleAdjustment>& adjustments) const {
   const auto& p = state.request->params;
-  return !p.logprobs && p.repetition_penalty == 1.0 && p.presence_penalty == 0.0 && p.frequency_penalty == 0.0 &&
-         p.top_k <= 0 && p.top_p >= 1.0 && p.min_p <= 0.0 && state.num_output_tokens() >= p.min_tokens;
+  if (p.logprobs) return std::nullopt;
+  Backend::DeviceSample sample{row, p.greedy() ? 0.0f : static_cast<float>(p.temperature), 0};
+  sample.top_k = p.top_k;
+  sample.top_p = static_cast<float>(p.top_p);
+  sample.min_p = static_cast<float>(p.min_p);
+  sample.repetition_penalty = static_cast<float>(p.repetition_penalty);
+  sample.frequency_penalty = static_cast<float>(p.frequency_penalty);
+  sample.presence_penalty = static_cast<float>(p.presence_penalty);
+  const std::size_t begin = adjustments.size();
+  if (penalized(p)) {
+    // The known tokens not yet counted; a pending one (the latest draw's) is counted on the device.
+    const bool repetition = p.repetition_penalty != 1.0;
+    for (std::int64_t i = state.penalized_tokens; i < state.num_known_tokens(); ++i) {
+      const bool in_prompt = i < state.prompt_len;
+      if (in_prompt && !repetition) continue;
+      const TokenId token = state.tokens[static_cast<std::size_t>(i)];
+      const auto [it, added] = state.penalty_index.try_emplace(token, state.penalties.size());
+      if (added) state.penalties.push_back({token, 0});
+      auto& flags = state.penalties[it->second].flags;
+      flags = in_prompt ? flags | Backend::kInPrompt : flags + 1;
+    }
+    state.penalized_tokens = state.num_known_tokens();
+    adjustments.insert(adjustments.end(), state.penalties.begin(), state.penalties.end());
+    if (state.num_pending > 0) sample.pending = state.draw_row;
+  }
+  if (state.num_output_tokens() < p.min_tokens) {  // EOS and stop token ids may not come yet
+    const auto ban = [&](TokenId token) {
+      if (const auto it = state.penalty_index.find(token); it != state.penalty_index.end()) {
+        adjustments[begin + it->second].flags |= Backend::kBanned;
+        return;
+      }
+      for (std::size_t i = begin + state.penalties.size(); i < adjustments.size(); ++i)
+        if (adjustments[i].token == token) return;
+      adjustments.push_back({token, Backend::kBanned});
+    };
+    for (const TokenId token : eos_ids_) ban(token);
+    for (const TokenId token : p.stop_token_ids) ban(token);
+  }
+  if (adjustments.size() > static_cast<std::size_t>(max_sample_adjustments(limits_.max_num_seqs))) {
+    adjustments.resize(begin);
+    return std::nullopt;
+  }
+  sample.adjustments_begin = static_cast<std::int32_t>(begin);
+  sample.adjustments_count = static_cast<std::int32_t>(adjustments.size() - begin);
+  if (!p.greedy()) sample.seed = state.rng();
+  return sample;
 }
 
 std::vector<SampledToken> Engine::sample_on_host(const Tensor& logits, std::span<const std::int32_t> rows,
@@ -413,12 +472,11 @@ std::vector<RequestOutput> Engine::step() {
     // prepares the next step without waiting for this one's tokens.
     std::vector<Backend::DeviceSample> draw_rows;
     std::vector<SequenceState*> drawing;
+    adjustments_.clear();
     for (std::size_t i = 0; i < sampling.size(); ++i) {
       SequenceState& state = *sampling[i];
-      if (draws_on_backend(state)) {
-        const auto& p = state.request->params;
-        draw_rows.push_back({static_cast<std::int32_t>(i), p.greedy() ? 0.0f : static_cast<float>(p.temperature),
-                             p.greedy() ? 0 : state.rng()});
+      if (const auto sample = device_sample(state, static_cast<std::int32_t>(i), adjustments_)) {
+        draw_rows.push_back(*sample);
         state.draw_row = static_cast<std::int32_t>(drawing.size());
         drawing.push_back(&state);
       } else {
@@ -428,7 +486,7 @@ std::vector<RequestOutput> Engine::step() {
       state.tokens.push_back(kPendingToken);
       ++state.num_pending;
     }
-    backend_->start_sampling(logits, draw_rows);
+    backend_->start_sampling(logits, draw_rows, adjustments_);
     draws_.push_back(std::move(drawing));
   }
   if (draws_.size() > (scheduled.empty() ? 0u : 1u)) learn_draw();

@@ -84,7 +84,10 @@ class Engine {
   struct Request;
   struct SequenceState;
 
-  bool draws_on_backend(const SequenceState& state) const;
+  // The row of `state` for Backend::start_sampling, its bans and penalties appended to `adjustments`;
+  // nullopt where the host sampler must take it (logprobs, or no room left for its adjustments).
+  std::optional<Backend::DeviceSample> device_sample(SequenceState& state, std::int32_t row,
+                                                     std::vector<Backend::SampleAdjustment>& adjustments) const;
   std::vector<SampledToken> sample_on_host(const Tensor& logits, std::span<const std::int32_t> rows,
                                            std::span<SequenceState* const> sequences);
   void finish_sequence(SequenceState& state, FinishReason reason, CompletionUpdate& update);
@@ -110,6 +113,7 @@ class Engine {
   // The sequences of each draw started and not yet learned (Backend::start_sampling), oldest first, in
   // row order; null where one finished meanwhile. At most two: this step's and the one before.
   std::deque<std::vector<SequenceState*>> draws_;
+  std::vector<Backend::SampleAdjustment> adjustments_;  // this step's draw's bans and penalties
   std::vector<float> host_logits_;  // rows the host sampler needs
 };
 

@@ -9,9 +9,12 @@ std::uint64_t ForwardWorkspace::total() const {
          attention_split + sampling + step_inputs + gemm;
 }
 
+std::int64_t max_sample_adjustments(std::int64_t rows) { return rows * kSampleAdjustmentsPerRow; }
+
 std::uint64_t sampling_bytes(std::int64_t rows, std::int64_t vocab) {
   const auto slices = static_cast<std::uint64_t>((vocab + kSamplingSlice - 1) / kSamplingSlice);
-  return static_cast<std::uint64_t>(rows) * (16 + 8 + 4 + slices * 16);
+  return static_cast<std::uint64_t>(rows) * (56 + 8 + 4 + slices * 16) +
+         static_cast<std::uint64_t>(max_sample_adjustments(rows)) * 8;
 }
 
 ForwardWorkspace plan_forward_workspace(const ModelConfig& config, const EngineLimits& limits,

@@ -39,8 +39,15 @@ inline constexpr std::uint64_t kAttentionSplitBytes = 16ull << 20;
 // refuses to start if the sampler's workspace and sampling_bytes() disagree.
 inline constexpr std::int64_t kSamplingSlice = 8192;
 
-// What the GPU sampler needs for `rows` rows of `vocab` logits: a 16-byte request and an 8-byte result
-// per row, and the kernel's workspace (a 4-byte counter and a 16-byte partial result per slice).
+// The bans and penalties the GPU sampler takes in one draw (Backend::SampleAdjustment: one per distinct
+// token of a penalized row's prompt and output): 2048 a row on average. Rows beyond go to the host
+// sampler.
+inline constexpr std::int64_t kSampleAdjustmentsPerRow = 2048;
+std::int64_t max_sample_adjustments(std::int64_t rows);
+
+// What the GPU sampler needs for `rows` rows of `vocab` logits: a 56-byte request and an 8-byte result
+// per row, their adjustments (8 bytes each), and the kernel's workspace (a 4-byte counter and a 16-byte
+// partial result per slice).
 std::uint64_t sampling_bytes(std::int64_t rows, std::int64_t vocab);
 
 // `activation_bytes` is the size of the compute dtype (2 for bf16/fp16).

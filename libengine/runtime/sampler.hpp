@@ -36,8 +36,11 @@ struct SamplingContext {
 };
 
 // Picks the next token of one sequence as vLLM V1 does. Logprobs come from the raw logits (vLLM's
-// default "raw_logprobs"; computed only when params.logprobs is set); then banned tokens, repetition/presence/frequency penalties, temperature,
-// min_p, top_k and top_p apply, in that order, and a token is drawn. `logits` (vocab entries) is
+// default "raw_logprobs"; computed only when params.logprobs is set); then banned tokens,
+// repetition/presence/frequency penalties, temperature, min_p, top_k and top_p apply, in that order
+// (top_k and top_p keep every token tied with the last they need), and a token is drawn. The engine
+// uses it for rows that report logprobs; the others are drawn by Backend::start_sampling, by the same
+// rules with another draw. `logits` (vocab entries) is
 // used as scratch space: on return it holds the raw logits with NaN replaced by -inf and +inf by the
 // largest float, which is how the sampler reads them.
 //

@@ -103,15 +103,25 @@ std::map<std::string, std::vector<TokenId>> generate(const std::filesystem::path
   return tokens;
 }
 
-// Rows without logprobs or penalties are drawn on the GPU and learned a step later (the next step takes
-// them from the device): greedy must pick what the host sampler picks from the same logits, step by
-// step, and a seeded draw must repeat itself and differ between seeds.
+// Rows without logprobs are drawn on the GPU and learned a step later (the next step takes them from
+// the device): greedy must pick what the host sampler picks from the same logits, step by step, with
+// penalties and bans too (the previous token still on the device when they are laid out), and a seeded
+// draw, filtered or not, must repeat itself and differ between seeds.
 int check_device_sampling(const std::filesystem::path& folder) {
   const auto cases = llmctl::read_json_file(folder / "expected.json")["cases"];
   const auto greedy = greedy_params(std::nullopt);
   const auto with_logprobs = greedy_params(1);  // the host path
   int failures = 0;
   const bool greedy_same = generate(folder, greedy, cases) == generate(folder, with_logprobs, cases);
+  auto penalized = greedy, penalized_on_host = with_logprobs;
+  for (auto* p : {&penalized, &penalized_on_host}) {
+    p->repetition_penalty = 1.5;
+    p->frequency_penalty = 0.4;
+    p->presence_penalty = 0.3;
+    p->min_tokens = 6;
+    p->ignore_eos = false;
+  }
+  const bool penalized_same = generate(folder, penalized, cases) == generate(folder, penalized_on_host, cases);
   SamplingParams random;
   random.temperature = 0.9;
   random.max_tokens = 24;
@@ -119,10 +129,16 @@ int check_device_sampling(const std::filesystem::path& folder) {
   random.seed = 7;
   random.n = 2;
   const auto first = generate(folder, random, cases);
-  const bool repeats = first == generate(folder, random, cases);
+  bool repeats = first == generate(folder, random, cases);
+  auto filtered = random;
+  filtered.top_k = 20;
+  filtered.top_p = 0.8;
+  filtered.repetition_penalty = 1.05;
+  repeats = repeats && generate(folder, filtered, cases) == generate(folder, filtered, cases);
   bool choices_differ = true;
   for (const auto& c : cases) choices_differ = choices_differ && first.at(c["name"].get<std::string>() + "/0") != first.at(c["name"].get<std::string>() + "/1");
   for (const auto& [what, ok] : {std::pair{"greedy on the GPU = greedy on the host", greedy_same},
+                                 std::pair{"penalized greedy on the GPU = on the host", penalized_same},
                                  std::pair{"seeded GPU sampling repeats", repeats},
                                  std::pair{"choices with seeds s and s + 1 differ", choices_differ}}) {
     std::printf("%s %s\n", ok ? "ok  " : "FAIL", what);

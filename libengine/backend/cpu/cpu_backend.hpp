@@ -17,7 +17,9 @@ class CpuBackend final : public Backend {
   void download(const Tensor& source, std::span<float> destination) override;
   void fill_uniform(const Tensor& tensor, std::uint64_t seed, float low, float high) override;
   std::optional<MemoryInfo> memory_info() const override { return std::nullopt; }
-  void start_sampling(const Tensor& logits, std::span<const DeviceSample> rows) override;  // draws at once
+  // Draws at once.
+  void start_sampling(const Tensor& logits, std::span<const DeviceSample> rows,
+                      std::span<const SampleAdjustment> adjustments) override;
   std::span<const DeviceSampled> finish_sampling() override;
   void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) override;
   void reserve_steps(const StepLimits&, const HeadLayout&, std::int64_t) override {}
@@ -48,8 +50,12 @@ class CpuBackend final : public Backend {
 void cpu_linear(const float* x, std::int64_t rows, std::int64_t in, const float* weight, std::int64_t out_features,
                 const float* bias, float* out);
 
-// One row's Gumbel-max draw as kernels/sampling.cu makes it (libengine/backend/cpu/cpu_sampling.cpp).
-Backend::DeviceSampled cpu_draw(std::span<const float> logits, float temperature, std::uint64_t seed);
+// One row's sampling as kernels/sampling.cu does it (libengine/backend/cpu/cpu_sampling.cpp): its bans
+// and penalties applied in place, `pending` (a token id, or -1) counted once more in the output; then
+// its draw (request.row is not read).
+void cpu_adjust(std::span<float> logits, const Backend::DeviceSample& request,
+                std::span<const Backend::SampleAdjustment> adjustments, std::int32_t pending);
+Backend::DeviceSampled cpu_draw(std::span<const float> logits, const Backend::DeviceSample& request);
 
 // Causal paged attention in f32 (libengine/backend/cpu/cpu_attention.cpp).
 void cpu_attention(const Tensor& qkv, const HeadLayout& heads, const LayerKvCache& cache, const StepBatch& batch,

@@ -3,12 +3,19 @@
 #include "common/error.hpp"
 #include "common/splitmix.hpp"
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <vector>
 
 namespace llmctl::engine {
 namespace {
+
+constexpr float kInfinity = std::numeric_limits<float>::infinity();
+constexpr std::uint32_t kCountMask = Backend::kBanned - 1;
+constexpr float kMassScale = 0x1.0p40f;  // top_p's fixed-point weights, as the kernel sums them
 
 // The noise of kernels/sampling.cu: in [2^-24, 1 - 2^-24], so that -log(-log(u)) is finite.
 float uniform(std::uint64_t seed, std::uint64_t index) {
@@ -16,16 +23,119 @@ float uniform(std::uint64_t seed, std::uint64_t index) {
   return (static_cast<float>(x >> 41) + 0.5f) * 0x1.0p-23f;
 }
 
+float gumbel_score(float logit, float inverse_temperature, std::uint64_t seed, std::size_t token) {
+  return logit * inverse_temperature - std::log(-std::log(uniform(seed, token)));
+}
+
+float adjusted(float logit, std::uint32_t flags, std::uint32_t count, const Backend::DeviceSample& request) {
+  if (flags & Backend::kBanned) return -kInfinity;
+  if (request.repetition_penalty != 1.0f && ((flags & Backend::kInPrompt) || count > 0))
+    logit = logit > 0.0f ? logit / request.repetition_penalty : logit * request.repetition_penalty;
+  if (count > 0) {
+    logit -= request.frequency_penalty * static_cast<float>(count);
+    logit -= request.presence_penalty;
+  }
+  return logit;
+}
+
+float clean(float x) {
+  if (std::isnan(x)) return -kInfinity;
+  return x == kInfinity ? FLT_MAX : x;
+}
+
+// The largest value v such that the measures of the values at v or above reach `target`; -inf when they
+// cannot (select_threshold of the kernel). `values`: (value, measure), measures nonzero.
+float threshold(std::vector<std::pair<float, std::uint64_t>>& values, std::uint64_t target) {
+  if (target == 0) return -kInfinity;
+  std::sort(values.begin(), values.end(), std::greater<>());
+  std::uint64_t cumulative = 0;
+  for (const auto& [value, measure] : values)
+    if ((cumulative += measure) >= target) return value;
+  return -kInfinity;
+}
+
+Backend::DeviceSampled filtered_draw(std::span<const float> logits, const Backend::DeviceSample& request) {
+  const std::size_t vocab = logits.size();
+  float max_logit = -kInfinity;
+  for (const float x : logits) max_logit = std::max(max_logit, clean(x));
+  if (max_logit == -kInfinity) return {0, -kInfinity};
+  double sum = 0.0;
+  for (const float x : logits) sum += std::exp(static_cast<double>(clean(x)) - max_logit);
+  const float inverse_temperature = 1.0f / request.temperature;
+  const auto weight = [&](float x) { return std::exp((x - max_logit) * inverse_temperature); };
+  const auto keeps = [&](float x) {
+    const float w = weight(x);
+    return w > 0.0f && w >= request.min_p;
+  };
+
+  std::vector<std::pair<float, std::uint64_t>> counted;
+  float floor = -kInfinity;
+  if (request.top_k > 0 && request.top_k < static_cast<std::int64_t>(vocab)) {
+    for (const float x : logits)
+      if (clean(x) > -kInfinity) counted.emplace_back(clean(x), 1);
+    floor = threshold(counted, static_cast<std::uint64_t>(request.top_k));
+  }
+  if (request.top_p < 1.0f) {
+    counted.clear();
+    std::uint64_t total = 0;
+    for (const float x : logits) {
+      const float c = clean(x);
+      if (!(c >= floor) || !keeps(c)) continue;
+      if (const auto measure = static_cast<std::uint64_t>(weight(c) * kMassScale)) {
+        counted.emplace_back(c, measure);
+        total += measure;
+      }
+    }
+    const auto target = static_cast<std::uint64_t>(std::ceil(static_cast<double>(request.top_p) * static_cast<double>(total)));
+    floor = std::max(floor, threshold(counted, target));
+  }
+
+  float best_score = -FLT_MAX;
+  std::int32_t best = std::numeric_limits<std::int32_t>::max();
+  for (std::size_t i = 0; i < vocab; ++i) {
+    const float x = clean(logits[i]);
+    if (!(x >= floor) || !keeps(x)) continue;
+    const float score = gumbel_score(x, inverse_temperature, request.seed, i);
+    if (score > best_score) {  // the first of equal scores wins, as on the GPU
+      best_score = score;
+      best = static_cast<std::int32_t>(i);
+    }
+  }
+  const std::int32_t token = static_cast<std::size_t>(best) < vocab ? best : 0;
+  return {token, clean(logits[static_cast<std::size_t>(token)]) - max_logit - static_cast<float>(std::log(sum))};
+}
+
 }  // namespace
 
-Backend::DeviceSampled cpu_draw(std::span<const float> logits, float temperature, std::uint64_t seed) {
-  const bool greedy = temperature <= 0.0f;
-  const float inverse_temperature = greedy ? 1.0f : 1.0f / temperature;
+void cpu_adjust(std::span<float> logits, const Backend::DeviceSample& request,
+                std::span<const Backend::SampleAdjustment> adjustments, std::int32_t pending) {
+  const auto in_vocab = [&](std::int32_t token) { return token >= 0 && static_cast<std::size_t>(token) < logits.size(); };
+  bool pending_listed = false;
+  for (const auto& adjustment : adjustments) {
+    if (!in_vocab(adjustment.token)) continue;
+    std::uint32_t count = adjustment.flags & kCountMask;
+    if (adjustment.token == pending) {
+      ++count;
+      pending_listed = true;
+    }
+    float& logit = logits[static_cast<std::size_t>(adjustment.token)];
+    logit = adjusted(logit, adjustment.flags, count, request);
+  }
+  if (in_vocab(pending) && !pending_listed) {
+    float& logit = logits[static_cast<std::size_t>(pending)];
+    logit = adjusted(logit, 0, 1, request);
+  }
+}
+
+Backend::DeviceSampled cpu_draw(std::span<const float> logits, const Backend::DeviceSample& request) {
+  if (request.filtered(static_cast<std::int64_t>(logits.size()))) return filtered_draw(logits, request);
+  const bool greedy = request.temperature <= 0.0f;
+  const float inverse_temperature = greedy ? 1.0f : 1.0f / request.temperature;
   float max_logit = -FLT_MAX, best_score = -FLT_MAX;
   std::int32_t best = std::numeric_limits<std::int32_t>::max();  // none: every logit -inf or NaN
   for (std::size_t i = 0; i < logits.size(); ++i) {
     max_logit = std::fmax(max_logit, logits[i]);
-    const float score = greedy ? logits[i] : logits[i] * inverse_temperature - std::log(-std::log(uniform(seed, i)));
+    const float score = greedy ? logits[i] : gumbel_score(logits[i], inverse_temperature, request.seed, i);
     if (score > best_score) {  // the first of equal scores wins, as on the GPU
       best_score = score;
       best = static_cast<std::int32_t>(i);
@@ -37,15 +147,24 @@ Backend::DeviceSampled cpu_draw(std::span<const float> logits, float temperature
   return {token, logits[static_cast<std::size_t>(token)] - max_logit - static_cast<float>(std::log(sum))};
 }
 
-void CpuBackend::start_sampling(const Tensor& logits, std::span<const DeviceSample> rows) {
+void CpuBackend::start_sampling(const Tensor& logits, std::span<const DeviceSample> rows,
+                                std::span<const SampleAdjustment> adjustments) {
   if (draws_started_ - draws_finished_ == 2) throw Error("internal: a third draw started before the first finished");
+  const auto& previous = draws_[(draws_started_ + 1) % 2];  // the latest draw's, which pending rows name
   auto& results = draws_[draws_started_++ % 2];
   results.resize(rows.size());
   const auto vocab = static_cast<std::size_t>(logits.cols);
 #pragma omp parallel for schedule(dynamic)
-  for (std::size_t k = 0; k < rows.size(); ++k)
-    results[k] = cpu_draw({logits.as<const float>() + static_cast<std::size_t>(rows[k].row) * vocab, vocab},
-                          rows[k].temperature, rows[k].seed);
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const DeviceSample& request = rows[k];
+    const std::span<float> row(logits.as<float>() + static_cast<std::size_t>(request.row) * vocab, vocab);
+    const std::int32_t pending = request.pending >= 0 ? previous[static_cast<std::size_t>(request.pending)].token : -1;
+    cpu_adjust(row, request,
+               adjustments.subspan(static_cast<std::size_t>(request.adjustments_begin),
+                                   static_cast<std::size_t>(request.adjustments_count)),
+               pending);
+    results[k] = cpu_draw(row, request);
+  }
 }
 
 std::span<const Backend::DeviceSampled> CpuBackend::finish_sampling() {

@@ -118,44 +118,57 @@ std::optional<Backend::MemoryInfo> CudaBackend::memory_info() const {
   return MemoryInfo{free_bytes, total_bytes};
 }
 
-// Pinned host memory holds two draws, each its requests then its results; the device one draw, whose
-// results the next step's embedding may read (negative token ids).
 std::size_t CudaBackend::draw_bytes() const {
-  return sample_capacity_ * (sizeof(DeviceSample) + sizeof(DeviceSampled));
+  return sample_capacity_ * (sizeof(DeviceSample) + sizeof(DeviceSampled)) + adjustment_capacity_ * sizeof(SampleAdjustment);
 }
 
-Backend::DeviceSample* CudaBackend::host_requests(int draw) const {
-  return reinterpret_cast<DeviceSample*>(reinterpret_cast<std::byte*>(sample_host_) + draw * draw_bytes());
+std::byte* CudaBackend::host_draw(int draw) const { return sample_host_ + draw * draw_bytes(); }
+
+Backend::DeviceSample* CudaBackend::requests_in(std::byte* draw) const { return reinterpret_cast<DeviceSample*>(draw); }
+
+Backend::SampleAdjustment* CudaBackend::adjustments_in(std::byte* draw) const {
+  return reinterpret_cast<SampleAdjustment*>(requests_in(draw) + sample_capacity_);
 }
 
-Backend::DeviceSampled* CudaBackend::host_results(int draw) const {
-  return reinterpret_cast<DeviceSampled*>(host_requests(draw) + sample_capacity_);
+// After the adjustments, so that uploading those leaves the latest draw's results on the device (the
+// pending tokens the penalties count).
+Backend::DeviceSampled* CudaBackend::results_in(std::byte* draw) const {
+  return reinterpret_cast<DeviceSampled*>(adjustments_in(draw) + adjustment_capacity_);
 }
 
-kernels::SampleResult* CudaBackend::device_results() const {
-  return reinterpret_cast<kernels::SampleResult*>(static_cast<kernels::SampleRequest*>(sample_device_) + sample_capacity_);
-}
-
-void CudaBackend::start_sampling(const Tensor& logits, std::span<const DeviceSample> rows) {
-  static_assert(sizeof(DeviceSample) == sizeof(kernels::SampleRequest) && sizeof(DeviceSampled) == sizeof(kernels::SampleResult));
-  if (rows.size() > sample_capacity_)
-    throw Error(fmt::format("internal: {} rows to sample, {} reserved", rows.size(), sample_capacity_));
+void CudaBackend::start_sampling(const Tensor& logits, std::span<const DeviceSample> rows,
+                                 std::span<const SampleAdjustment> adjustments) {
+  static_assert(sizeof(DeviceSample) == sizeof(kernels::SampleRequest) && sizeof(DeviceSampled) == sizeof(kernels::SampleResult) &&
+                sizeof(SampleAdjustment) == sizeof(kernels::SampleAdjustment) && kBanned == kernels::kAdjustBanned &&
+                kInPrompt == kernels::kAdjustInPrompt);
+  if (rows.size() > sample_capacity_ || adjustments.size() > adjustment_capacity_)
+    throw Error(fmt::format("internal: {} rows and {} adjustments to sample, {} and {} reserved", rows.size(),
+                            adjustments.size(), sample_capacity_, adjustment_capacity_));
   if (draws_started_ - draws_finished_ == 2) throw Error("internal: a third draw started before the first finished");
   const int draw = static_cast<int>(draws_started_++ % 2);
   draw_rows_[draw] = rows.size();
   if (rows.empty()) return;
-  // The pinned half was last read by a draw two back, which finish_sampling() has waited for.
-  std::copy(rows.begin(), rows.end(), host_requests(draw));
-  auto* device_requests = static_cast<kernels::SampleRequest*>(sample_device_);
-  check(cudaMemcpyAsync(device_requests, host_requests(draw), rows.size() * sizeof(DeviceSample), cudaMemcpyHostToDevice,
-                        stream_),
-        "sampling requests");
+  // The pinned half was last read by a draw two back, which finish_sampling() has waited for. One copy
+  // takes the requests and the adjustments after them.
+  std::byte* host = host_draw(draw);
+  std::copy(rows.begin(), rows.end(), requests_in(host));
+  std::copy(adjustments.begin(), adjustments.end(), adjustments_in(host));
+  const std::size_t upload = adjustments.empty() ? rows.size() * sizeof(DeviceSample)
+                                                 : reinterpret_cast<std::byte*>(adjustments_in(host) + adjustments.size()) - host;
+  check(cudaMemcpyAsync(sample_device_, host, upload, cudaMemcpyHostToDevice, stream_), "sampling requests");
+  bool adjusted = !adjustments.empty(), filtered = false;
+  for (const auto& row : rows) {
+    adjusted = adjusted || row.pending >= 0;
+    filtered = filtered || row.filtered(logits.cols);
+  }
+  auto* results = reinterpret_cast<kernels::SampleResult*>(results_in(sample_device_));
   run("sample", [&] {
-    kernels::sample_rows(logits.as<const float>(), logits.cols, device_requests, static_cast<std::int64_t>(rows.size()),
-                         device_results(), device_results() + sample_capacity_, stream_);
+    kernels::sample_rows(logits.as<float>(), logits.cols, reinterpret_cast<const kernels::SampleRequest*>(sample_device_),
+                         static_cast<std::int64_t>(rows.size()),
+                         reinterpret_cast<const kernels::SampleAdjustment*>(adjustments_in(sample_device_)), results,
+                         adjusted, filtered, results, sample_device_ + draw_bytes(), stream_);
   });
-  check(cudaMemcpyAsync(host_results(draw), device_results(), rows.size() * sizeof(DeviceSampled), cudaMemcpyDeviceToHost,
-                        stream_),
+  check(cudaMemcpyAsync(results_in(host), results, rows.size() * sizeof(DeviceSampled), cudaMemcpyDeviceToHost, stream_),
         "sampled tokens");
   check(cudaEventRecord(drawn_[draw], stream_), "cudaEventRecord");
 }
@@ -166,7 +179,7 @@ std::span<const Backend::DeviceSampled> CudaBackend::finish_sampling() {
   if (draw_rows_[draw] == 0) return {};
   check(cudaEventSynchronize(drawn_[draw]), "sampling");
   if (timer_.on()) synchronize("sampling");  // the timings of every operation so far
-  return {host_results(draw), draw_rows_[draw]};
+  return {results_in(host_draw(draw)), draw_rows_[draw]};
 }
 
 void CudaBackend::download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) {
@@ -181,21 +194,25 @@ void CudaBackend::download_rows(const Tensor& source, std::span<const std::int32
 void CudaBackend::reserve_steps(const StepLimits& limits, const HeadLayout& heads, std::int64_t vocab_size) {
   step_.reserve(limits, heads);
   sample_capacity_ = static_cast<std::size_t>(limits.max_sequences);
-  // Requests and results, then the sampling kernel's workspace: what the memory plan counts.
+  adjustment_capacity_ = static_cast<std::size_t>(max_sample_adjustments(limits.max_sequences));
+  // One draw, then the sampling kernel's workspace: what the memory plan counts.
   const std::size_t device_bytes = draw_bytes() + kernels::sample_workspace_bytes(limits.max_sequences, vocab_size);
   if (device_bytes != sampling_bytes(limits.max_sequences, vocab_size))
     throw Error(fmt::format("internal: the GPU sampler needs {} bytes, the memory plan counts {}", device_bytes,
                             sampling_bytes(limits.max_sequences, vocab_size)));
   void* host = nullptr;
+  void* device = nullptr;
   if (cudaHostAlloc(&host, 2 * draw_bytes(), cudaHostAllocDefault) != cudaSuccess ||
-      cudaMalloc(&sample_device_, device_bytes) != cudaSuccess || cudaMemset(sample_device_, 0, device_bytes) != cudaSuccess ||
+      cudaMalloc(&device, device_bytes) != cudaSuccess || cudaMemset(device, 0, device_bytes) != cudaSuccess ||
       cudaMalloc(&attention_workspace_, kAttentionSplitBytes) != cudaSuccess) {
     if (host) cudaFreeHost(host);
+    if (device) cudaFree(device);
     cudaGetLastError();
     throw Error(fmt::format("out of GPU memory allocating {} bytes for sampling and attention",
                             device_bytes + kAttentionSplitBytes));
   }
-  sample_host_ = static_cast<DeviceSample*>(host);
+  sample_host_ = static_cast<std::byte*>(host);
+  sample_device_ = static_cast<std::byte*>(device);
   for (auto& event : drawn_) check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cudaEventCreate");
 }
 
@@ -231,7 +248,7 @@ void CudaBackend::run_graph(std::int64_t key, const std::function<void()>& enque
 
 void CudaBackend::embed(const Tensor& table, const StepBatch&, const Tensor& out) {
   run("embed", [&] {
-    kernels::embed(element(table.dtype), table.data, table.cols, step_.view(), device_results(), out.data, stream_);
+    kernels::embed(element(table.dtype), table.data, table.cols, step_.view(), reinterpret_cast<const kernels::SampleResult*>(results_in(sample_device_)), out.data, stream_);
   });
 }
 

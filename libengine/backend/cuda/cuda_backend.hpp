@@ -35,7 +35,8 @@ class CudaBackend final : public Backend {
   void download(const Tensor& source, std::span<float> destination) override;
   void fill_uniform(const Tensor& tensor, std::uint64_t seed, float low, float high) override;
   std::optional<MemoryInfo> memory_info() const override;
-  void start_sampling(const Tensor& logits, std::span<const DeviceSample> rows) override;
+  void start_sampling(const Tensor& logits, std::span<const DeviceSample> rows,
+                      std::span<const SampleAdjustment> adjustments) override;
   std::span<const DeviceSampled> finish_sampling() override;
   void download_rows(const Tensor& source, std::span<const std::int32_t> rows, std::span<float> destination) override;
   void reserve_steps(const StepLimits& limits, const HeadLayout& heads, std::int64_t vocab_size) override;
@@ -67,10 +68,12 @@ class CudaBackend final : public Backend {
   template <typename F>
   void run(const std::string& name, F&& launch);
   void synchronize(std::string_view what);  // waits for the stream, then reads the timings
-  std::size_t draw_bytes() const;  // one draw's requests and results
-  DeviceSample* host_requests(int draw) const;
-  DeviceSampled* host_results(int draw) const;
-  kernels::SampleResult* device_results() const;
+  // One draw's requests, results and adjustments, laid out alike in each pinned half and on the device.
+  std::size_t draw_bytes() const;
+  std::byte* host_draw(int draw) const;
+  DeviceSample* requests_in(std::byte* draw) const;
+  SampleAdjustment* adjustments_in(std::byte* draw) const;
+  DeviceSampled* results_in(std::byte* draw) const;
 
   DType compute_dtype_;
   cudaStream_t stream_ = nullptr;
@@ -78,10 +81,11 @@ class CudaBackend final : public Backend {
   StepMetadata step_;
   std::unordered_map<std::int64_t, cudaGraphExec_t> graphs_;
   KernelTimer timer_;
-  // Rows to sample on the device and their results: pinned host memory for two draws, and the device's.
-  DeviceSample* sample_host_ = nullptr;
-  void* sample_device_ = nullptr;
-  std::size_t sample_capacity_ = 0;
+  // Rows to sample on the device, their adjustments and results: pinned host memory for two draws, and
+  // the device's one draw followed by the sampling kernels' workspace.
+  std::byte* sample_host_ = nullptr;
+  std::byte* sample_device_ = nullptr;
+  std::size_t sample_capacity_ = 0, adjustment_capacity_ = 0;
   std::uint64_t draws_started_ = 0, draws_finished_ = 0;  // draw i uses pinned half i % 2
   std::size_t draw_rows_[2] = {};
   cudaEvent_t drawn_[2] = {};  // recorded once a draw's results are in pinned memory

@@ -169,9 +169,10 @@ TEST_CASE("requests of mixed lengths with chunked prefill, prefix-cache hits and
 }
 
 TEST_CASE("tokens drawn where the logits are, learned a step later, equal each request run alone") {
-  // Rows that need only a temperature are drawn by the backend, and the engine prepares each step before
-  // it knows the tokens of the step before. Choices that stop on a token leave a token already drawn for
-  // them, which must be dropped; a row with logprobs in the same steps is sampled on the host.
+  // Rows without logprobs are drawn by the backend (bans, penalties, top-k/top-p/min-p included), and
+  // the engine prepares each step before it knows the tokens of the step before. Choices that stop on a
+  // token leave a token already drawn for them, which must be dropped; a row with logprobs in the same
+  // steps is sampled on the host.
   const auto expected = llmctl::read_json_file(kGenerationModels / "qwen2-yarn" / "expected.json");
   std::vector<EngineRequest> requests;
   int index = 0;
@@ -185,6 +186,15 @@ TEST_CASE("tokens drawn where the logits are, learned a step later, equal each r
     sampled.max_tokens = 30;
     sampled.ignore_eos = true;
     requests.push_back({fmt::format("sampled-{}", index), prompt, sampled});
+    SamplingParams filtered = sampled;
+    filtered.top_k = 40;
+    filtered.top_p = 0.9;
+    filtered.min_p = 0.02;
+    filtered.repetition_penalty = 1.2;
+    filtered.presence_penalty = 0.3;
+    filtered.ignore_eos = false;
+    filtered.min_tokens = 4;
+    requests.push_back({fmt::format("filtered-{}", index), prompt, filtered});
     // Greedy, stopping at the token transformers' greedy run has at step 10.
     auto stopping = greedy_params(40, std::nullopt);
     stopping.stop_token_ids = {c["greedy"][10]["token"].get<TokenId>()};
@@ -199,6 +209,37 @@ TEST_CASE("tokens drawn where the logits are, learned a step later, equal each r
   int stopped = 0;
   for (const auto& [key, choice] : batched) stopped += choice.finish_reason == FinishReason::stop ? 1 : 0;
   CHECK(stopped > 0);
+}
+
+TEST_CASE("bans and penalties drawn by the backend equal the host sampler's, the pending token counted") {
+  // Greedy rows pick the same token on either path from the same penalized logits, so a drawn row
+  // (the token before it still pending when its penalties are laid out) must repeat the host's run.
+  const auto expected = llmctl::read_json_file(kGenerationModels / "qwen2-yarn" / "expected.json");
+  std::map<std::string, Choice> runs[2];
+  for (const bool host : {false, true}) {
+    Engine engine(small_engine("qwen2-yarn"));
+    for (const auto& c : expected["cases"]) {
+      auto params = greedy_params(40, host ? std::optional<int>(0) : std::nullopt);
+      params.repetition_penalty = 1.5;
+      params.frequency_penalty = 0.4;
+      params.presence_penalty = 0.3;
+      params.min_tokens = 6;
+      params.ignore_eos = false;
+      params.stop_token_ids = {c["greedy"][2]["token"].get<TokenId>()};  // banned for 6 tokens
+      engine.add({c["name"], c["prompt_token_ids"].get<std::vector<TokenId>>(), params});
+    }
+    runs[host] = run_to_completion(engine);
+  }
+  REQUIRE(runs[0].size() == runs[1].size());
+  int repeated = 0;
+  for (const auto& [key, choice] : runs[1]) {
+    INFO(key);
+    CHECK(runs[0].at(key).tokens == choice.tokens);
+    CHECK(runs[0].at(key).finish_reason == choice.finish_reason);
+    for (std::size_t i = 1; i < choice.tokens.size(); ++i) repeated += choice.tokens[i] == choice.tokens[i - 1] ? 1 : 0;
+  }
+  // Without the penalties the tiny model repeats itself; with them it must rarely.
+  CHECK(repeated < static_cast<int>(runs[1].size()) * 5);
 }
 
 TEST_CASE("stop strings, stop token ids, EOS, min_tokens and max_tokens end a choice as vLLM does") {

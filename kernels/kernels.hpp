@@ -116,8 +116,10 @@ void fill_uniform(Element e, void* tensor, std::int64_t count, std::uint64_t see
 // then the repetition penalty on tokens of the prompt or output, frequency and presence penalties by
 // output count), then greedy when temperature is 0, else temperature, min_p, top_k and top_p, and a
 // Gumbel-max draw over the tokens they keep: argmax(logit / temperature - log(-log(u))), u a hash of
-// (seed, token id). The filters keep tokens by value: top_k every token at least the k-th largest
-// logit, top_p every token at least the one at which the kept weights reach top_p (ties included).
+// (seed, token id). The filters keep tokens by value: min_p every token whose logit reaches
+// max + temperature * ln(min_p) (and none more than 87 temperatures below the maximum, whose weight
+// rounds to 0), top_k every token at least the k-th largest logit, top_p every token at least the one
+// at which the kept weights reach top_p (ties included).
 struct SampleRequest {
   std::int32_t row;
   float temperature;

@@ -180,6 +180,7 @@ constexpr int kFilterThreads = 1024;
 constexpr int kFilterUnroll = 4;    // 16-byte loads in flight per thread
 constexpr int kBins = 2048;         // of a value range, per narrowing pass
 constexpr int kCandidates = 1024;   // a boundary bin this small is resolved exactly in shared memory
+static_assert(kCandidates == kFilterThreads, "kth_largest_of_block sorts the threads' maxima among the candidates");
 constexpr float kMassScale = 0x1.0p40f;  // top_p's weights in fixed point: sums are exact, so deterministic
 
 // NaN is never kept and +inf is the largest finite logit, as the host sampler reads them.
@@ -227,30 +228,26 @@ __device__ unsigned ordered(float x) {
 }
 __device__ float unordered(unsigned key) { return __uint_as_float((key & 0x80000000u) ? key & 0x7fffffffu : ~key); }
 
-// What the filters keep besides the value thresholds: a token of nonzero weight reaching min_p.
-struct Weighing {
-  float max;
-  float inverse_temperature;
-  float min_p;
-  __device__ float weight(float x) const { return expf((x - max) * inverse_temperature); }
-  __device__ bool keeps(float x) const {
-    const float w = weight(x);
-    return w > 0.0f && w >= min_p;
-  }
-};
+// min_p as a logit: a token's weight exp((x - max) / temperature) reaches min_p exactly when x reaches
+// max + temperature * ln(min_p). Weights below e^-87 count as none (the host sampler's exp is 0 there),
+// so the floor is at most 87 temperatures below the maximum. Rounded step by step, not fused, as
+// cpu_sampling.cpp computes it.
+__device__ float min_p_floor(float max_logit, float temperature, float min_p) {
+  const float log_min_p = min_p > 0.0f ? fmaxf(logf(min_p), -87.0f) : -87.0f;
+  return __fadd_rn(max_logit, __fmul_rn(temperature, log_min_p));
+}
 
 // top_k's measure: each finite token counts one.
 struct CountFinite {
   __device__ unsigned long long operator()(float x) const { return x > -INFINITY ? 1ull : 0ull; }
 };
-// top_p's: a token kept by top_k (at least `floor`) and min_p weighs its weight, in fixed point.
+// top_p's: a token kept by min_p and top_k (at least `floor`) weighs its weight, in fixed point.
 struct KeptWeight {
-  Weighing weighing;
+  float max;
+  float inverse_temperature;
   float floor;
   __device__ unsigned long long operator()(float x) const {
-    if (!(x >= floor)) return 0;
-    const float w = weighing.weight(x);
-    return w > 0.0f && w >= weighing.min_p ? __float2ull_rz(w * kMassScale) : 0ull;
+    return x >= floor ? __float2ull_rz(expf((x - max) * inverse_temperature) * kMassScale) : 0ull;
   }
 };
 
@@ -266,6 +263,30 @@ struct Selection {
   int boundary;
   float threshold;
 };
+
+// The k-th largest of the block's values, one a thread (k <= kFilterThreads), by a bitonic sort in
+// `scratch` (kFilterThreads floats).
+__device__ float kth_largest_of_block(float value, int k, float* scratch) {
+  scratch[threadIdx.x] = value;
+  __syncthreads();
+  for (int size = 2; size <= kFilterThreads; size *= 2) {
+    for (int stride = size / 2; stride > 0; stride /= 2) {
+      const int partner = static_cast<int>(threadIdx.x) ^ stride;
+      if (partner > static_cast<int>(threadIdx.x)) {
+        const float a = scratch[threadIdx.x], b = scratch[partner];
+        // Descending where threadIdx.x & size is 0, so that the last merge leaves all descending.
+        if (((threadIdx.x & size) == 0) == (a < b)) {
+          scratch[threadIdx.x] = b;
+          scratch[partner] = a;
+        }
+      }
+      __syncthreads();
+    }
+  }
+  const float kth = scratch[k - 1];
+  __syncthreads();
+  return kth;
+}
 
 // The bin of x in [lo, hi]: 0 for hi, kBins - 1 for lo, non-increasing in x (so a bin's tokens are
 // exactly those between its lowest and highest value). Halves keep hi - lo finite.
@@ -314,7 +335,8 @@ __device__ float select_threshold(const float* row, std::int64_t vocab, float lo
     }
     if (threadIdx.x == 0) {
       if (first)
-        s.target = relative > 0.0f ? static_cast<unsigned long long>(ceil(static_cast<double>(relative) * total)) : target;
+        s.target =
+            relative > 0.0f ? static_cast<unsigned long long>(ceil(static_cast<double>(relative) * total)) : target;
       s.boundary = -1;
       s.count = 0;
       s.lowest = 0xffffffffu;
@@ -401,19 +423,25 @@ __global__ void __launch_bounds__(kFilterThreads)
   }
   const float sum = block_sum(own_max == -INFINITY ? 0.0f : own_sum * expf(own_max - max_logit));
 
-  const Weighing weighing{max_logit, 1.0f / request.temperature, request.min_p};
-  float floor = -INFINITY;
-  if (request.top_k > 0 && request.top_k < vocab)
-    floor = select_threshold(row, vocab, lowest, max_logit, CountFinite{},
-                             static_cast<unsigned long long>(request.top_k), 0.0f, selection);
+  // The kept tokens are those at `floor` or above: min_p's floor, raised by top_k's and top_p's.
+  const float inverse_temperature = 1.0f / request.temperature;
+  float floor = min_p_floor(max_logit, request.temperature, request.min_p);
+  if (request.top_k > 0 && request.top_k < vocab) {
+    // The k-th largest of the threads' maxima is at most the k-th largest logit: the histograms need
+    // only the range above it (and above min_p's floor, below which top_k's cut would not matter).
+    const float bound = request.top_k <= kFilterThreads ? kth_largest_of_block(own_max, request.top_k, selection.candidates)
+                                                        : -INFINITY;
+    floor = fmaxf(floor, select_threshold(row, vocab, fmaxf(fmaxf(lowest, bound), floor), max_logit, CountFinite{},
+                                          static_cast<unsigned long long>(request.top_k), 0.0f, selection));
+  }
   if (request.top_p < 1.0f)
-    floor = fmaxf(floor, select_threshold(row, vocab, fmaxf(floor, lowest), max_logit, KeptWeight{weighing, floor}, 0ull,
-                                          request.top_p, selection));
+    floor = fmaxf(floor, select_threshold(row, vocab, fmaxf(floor, lowest), max_logit,
+                                          KeptWeight{max_logit, inverse_temperature, floor}, 0ull, request.top_p, selection));
 
   Best best{-FLT_MAX, 0x7fffffff};
   for_each_logit(row, vocab, [&](std::int64_t i, float x) {
-    if (!(x >= floor) || !weighing.keeps(x)) return;
-    const float score = x * weighing.inverse_temperature - logf(-logf(uniform(request.seed, i)));
+    if (!(x >= floor)) return;
+    const float score = x * inverse_temperature - logf(-logf(uniform(request.seed, i)));
     best = better(best, {score, static_cast<std::int32_t>(i)});
   });
   for (int offset = 16; offset > 0; offset /= 2)

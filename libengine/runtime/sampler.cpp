@@ -328,7 +328,8 @@ KeptTokens keep_tokens(std::span<const float> logits, const SamplingParams& para
     if (last != end) std::nth_element(first, last, end, more_likely);
     std::sort(first, last, more_likely);
     for (std::size_t i = done; i < done + chunk; ++i) {
-      if (i > 0 && before >= limit && s.candidates[i].logit != s.candidates[i - 1].logit) return KeptTokens{true, i, before};
+      if (i > 0 && before >= limit && s.candidates[i].logit != s.candidates[i - 1].logit)
+        return KeptTokens{true, i, before};
       before += weights[static_cast<std::size_t>(s.candidates[i].token)];
     }
     done += chunk;

@@ -62,31 +62,29 @@ Backend::DeviceSampled filtered_draw(std::span<const float> logits, const Backen
   double sum = 0.0;
   for (const float x : logits) sum += std::exp(static_cast<double>(clean(x)) - max_logit);
   const float inverse_temperature = 1.0f / request.temperature;
-  const auto weight = [&](float x) { return std::exp((x - max_logit) * inverse_temperature); };
-  const auto keeps = [&](float x) {
-    const float w = weight(x);
-    return w > 0.0f && w >= request.min_p;
-  };
+  // min_p as a logit, weights below e^-87 counting as none (min_p_floor of the kernel).
+  const float log_min_p = request.min_p > 0.0f ? std::max(std::log(request.min_p), -87.0f) : -87.0f;
+  float floor = max_logit + request.temperature * log_min_p;
 
   std::vector<std::pair<float, std::uint64_t>> counted;
-  float floor = -kInfinity;
   if (request.top_k > 0 && request.top_k < static_cast<std::int64_t>(vocab)) {
     for (const float x : logits)
       if (clean(x) > -kInfinity) counted.emplace_back(clean(x), 1);
-    floor = threshold(counted, static_cast<std::uint64_t>(request.top_k));
+    floor = std::max(floor, threshold(counted, static_cast<std::uint64_t>(request.top_k)));
   }
   if (request.top_p < 1.0f) {
     counted.clear();
     std::uint64_t total = 0;
     for (const float x : logits) {
       const float c = clean(x);
-      if (!(c >= floor) || !keeps(c)) continue;
-      if (const auto measure = static_cast<std::uint64_t>(weight(c) * kMassScale)) {
+      if (!(c >= floor)) continue;
+      if (const auto measure = static_cast<std::uint64_t>(std::exp((c - max_logit) * inverse_temperature) * kMassScale)) {
         counted.emplace_back(c, measure);
         total += measure;
       }
     }
-    const auto target = static_cast<std::uint64_t>(std::ceil(static_cast<double>(request.top_p) * static_cast<double>(total)));
+    const auto target =
+        static_cast<std::uint64_t>(std::ceil(static_cast<double>(request.top_p) * static_cast<double>(total)));
     floor = std::max(floor, threshold(counted, target));
   }
 
@@ -94,7 +92,7 @@ Backend::DeviceSampled filtered_draw(std::span<const float> logits, const Backen
   std::int32_t best = std::numeric_limits<std::int32_t>::max();
   for (std::size_t i = 0; i < vocab; ++i) {
     const float x = clean(logits[i]);
-    if (!(x >= floor) || !keeps(x)) continue;
+    if (!(x >= floor)) continue;
     const float score = gumbel_score(x, inverse_temperature, request.seed, i);
     if (score > best_score) {  // the first of equal scores wins, as on the GPU
       best_score = score;
@@ -109,7 +107,9 @@ Backend::DeviceSampled filtered_draw(std::span<const float> logits, const Backen
 
 void cpu_adjust(std::span<float> logits, const Backend::DeviceSample& request,
                 std::span<const Backend::SampleAdjustment> adjustments, std::int32_t pending) {
-  const auto in_vocab = [&](std::int32_t token) { return token >= 0 && static_cast<std::size_t>(token) < logits.size(); };
+  const auto in_vocab = [&](std::int32_t token) {
+    return token >= 0 && static_cast<std::size_t>(token) < logits.size();
+  };
   bool pending_listed = false;
   for (const auto& adjustment : adjustments) {
     if (!in_vocab(adjustment.token)) continue;

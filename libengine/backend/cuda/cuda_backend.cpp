@@ -119,7 +119,8 @@ std::optional<Backend::MemoryInfo> CudaBackend::memory_info() const {
 }
 
 std::size_t CudaBackend::draw_bytes() const {
-  return sample_capacity_ * (sizeof(DeviceSample) + sizeof(DeviceSampled)) + adjustment_capacity_ * sizeof(SampleAdjustment);
+  return sample_capacity_ * (sizeof(DeviceSample) + sizeof(DeviceSampled)) +
+         adjustment_capacity_ * sizeof(SampleAdjustment);
 }
 
 std::byte* CudaBackend::host_draw(int draw) const { return sample_host_ + draw * draw_bytes(); }
@@ -138,7 +139,8 @@ Backend::DeviceSampled* CudaBackend::results_in(std::byte* draw) const {
 
 void CudaBackend::start_sampling(const Tensor& logits, std::span<const DeviceSample> rows,
                                  std::span<const SampleAdjustment> adjustments) {
-  static_assert(sizeof(DeviceSample) == sizeof(kernels::SampleRequest) && sizeof(DeviceSampled) == sizeof(kernels::SampleResult) &&
+  static_assert(sizeof(DeviceSample) == sizeof(kernels::SampleRequest) &&
+                sizeof(DeviceSampled) == sizeof(kernels::SampleResult) &&
                 sizeof(SampleAdjustment) == sizeof(kernels::SampleAdjustment) && kBanned == kernels::kAdjustBanned &&
                 kInPrompt == kernels::kAdjustInPrompt);
   if (rows.size() > sample_capacity_ || adjustments.size() > adjustment_capacity_)
@@ -247,9 +249,8 @@ void CudaBackend::run_graph(std::int64_t key, const std::function<void()>& enque
 }
 
 void CudaBackend::embed(const Tensor& table, const StepBatch&, const Tensor& out) {
-  run("embed", [&] {
-    kernels::embed(element(table.dtype), table.data, table.cols, step_.view(), reinterpret_cast<const kernels::SampleResult*>(results_in(sample_device_)), out.data, stream_);
-  });
+  const auto* drawn = reinterpret_cast<const kernels::SampleResult*>(results_in(sample_device_));
+  run("embed", [&] { kernels::embed(element(table.dtype), table.data, table.cols, step_.view(), drawn, out.data, stream_); });
 }
 
 void CudaBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) {

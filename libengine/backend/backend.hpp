@@ -80,8 +80,9 @@ class Backend {
   // (kernels/sampling.cu): bans and penalties change the row's logits in place; then greedy (temperature
   // 0) or a draw by the Gumbel-max trick, its noise a hash of `seed` and the token id, from
   // softmax(logits / temperature) over the tokens min_p, top_k and top_p keep. Those keep tokens by
-  // value: top_k every token at least the k-th largest logit, top_p every token at least the one at which
-  // the kept probability reaches top_p (ties included, as the host sampler keeps them).
+  // value: min_p every token whose logit reaches max + temperature * ln(min_p), top_k every token at
+  // least the k-th largest logit, top_p every token at least the one at which the kept probability
+  // reaches top_p (ties included, as the host sampler keeps them).
   struct DeviceSample {
     std::int32_t row;  // of the logits tensor
     float temperature;

@@ -39,6 +39,17 @@ struct Best {
 
 __device__ Best better(Best a, Best b) { return (b.score > a.score || (b.score == a.score && b.token < a.token)) ? b : a; }
 
+// The best of the block's, one a thread, returned to every thread (the block's size a multiple of 32).
+__device__ Best block_best(Best best) {
+  __shared__ Best winners[32];
+  for (int offset = 16; offset > 0; offset /= 2)
+    best = better(best, {__shfl_xor_sync(0xffffffffu, best.score, offset), __shfl_xor_sync(0xffffffffu, best.token, offset)});
+  if (threadIdx.x % 32 == 0) winners[threadIdx.x / 32] = best;
+  __syncthreads();
+  for (unsigned w = 0; w < blockDim.x / 32; ++w) best = better(best, winners[w]);
+  return best;
+}
+
 // What a slice of a row leaves for the merge: its maximum logit, the sum of exp(logit - maximum) over it,
 // and its winner.
 struct Slice {
@@ -91,22 +102,8 @@ __global__ void __launch_bounds__(kThreads)
     best = better(best, {score, static_cast<std::int32_t>(i)});
   }
   // The slice's maximum and winner, then its sum of exponentials.
-  __shared__ float maxima[kThreads / 32];
-  __shared__ Best winners[kThreads / 32];
-  for (int offset = 16; offset > 0; offset /= 2) {
-    max_logit = fmaxf(max_logit, __shfl_xor_sync(0xffffffffu, max_logit, offset));
-    best = better(best, {__shfl_xor_sync(0xffffffffu, best.score, offset), __shfl_xor_sync(0xffffffffu, best.token, offset)});
-  }
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) {
-    maxima[warp] = max_logit;
-    winners[warp] = best;
-  }
-  __syncthreads();
-  for (int w = 0; w < kThreads / 32; ++w) {
-    max_logit = fmaxf(max_logit, maxima[w]);
-    best = better(best, winners[w]);
-  }
+  max_logit = block_max(max_logit);
+  best = block_best(best);
   float sum = 0.0f;
 #pragma unroll
   for (int k = 0; k < kPerThread; ++k)
@@ -444,13 +441,8 @@ __global__ void __launch_bounds__(kFilterThreads)
     const float score = x * inverse_temperature - logf(-logf(uniform(request.seed, i)));
     best = better(best, {score, static_cast<std::int32_t>(i)});
   });
-  for (int offset = 16; offset > 0; offset /= 2)
-    best = better(best, {__shfl_xor_sync(0xffffffffu, best.score, offset), __shfl_xor_sync(0xffffffffu, best.token, offset)});
-  __shared__ Best winners[kFilterThreads / 32];
-  if (threadIdx.x % 32 == 0) winners[threadIdx.x / 32] = best;
-  __syncthreads();
+  best = block_best(best);
   if (threadIdx.x != 0) return;
-  for (int w = 0; w < kFilterThreads / 32; ++w) best = better(best, winners[w]);
   const std::int32_t token = best.token < vocab ? best.token : 0;
   results[blockIdx.x] = {token, clean(row[token]) - max_logit - logf(sum)};
 }

@@ -294,13 +294,13 @@ void Engine::process_token(SequenceState& state, const SampledToken& sampled, Co
   if (finish) finish_sequence(state, *finish, update);
 }
 
-namespace {
-
-bool penalized(const SamplingParams& p) {
-  return p.repetition_penalty != 1.0 || p.frequency_penalty != 0.0 || p.presence_penalty != 0.0;
+// EOS and the stop token ids may not come while min_tokens is not reached.
+std::vector<TokenId> Engine::banned_tokens(const SamplingParams& params, std::int64_t output_tokens) const {
+  if (output_tokens >= params.min_tokens) return {};
+  std::vector<TokenId> banned = eos_ids_;
+  banned.insert(banned.end(), params.stop_token_ids.begin(), params.stop_token_ids.end());
+  return banned;
 }
-
-}  // namespace
 
 // Rows are drawn where the logits are (Backend::start_sampling), but for those that report logprobs,
 // which the host sampler computes. Each sequence draws from its own stream either way, so the batch
@@ -317,7 +317,7 @@ std::optional<Backend::DeviceSample> Engine::device_sample(SequenceState& state,
   sample.frequency_penalty = static_cast<float>(p.frequency_penalty);
   sample.presence_penalty = static_cast<float>(p.presence_penalty);
   const std::size_t begin = adjustments.size();
-  if (penalized(p)) {
+  if (p.penalized()) {
     // The known tokens not yet counted; a pending one (the latest draw's) is counted on the device.
     const bool repetition = p.repetition_penalty != 1.0;
     for (std::int64_t i = state.penalized_tokens; i < state.num_known_tokens(); ++i) {
@@ -333,18 +333,15 @@ std::optional<Backend::DeviceSample> Engine::device_sample(SequenceState& state,
     adjustments.insert(adjustments.end(), state.penalties.begin(), state.penalties.end());
     if (state.num_pending > 0) sample.pending = state.draw_row;
   }
-  if (state.num_output_tokens() < p.min_tokens) {  // EOS and stop token ids may not come yet
-    const auto ban = [&](TokenId token) {
-      if (const auto it = state.penalty_index.find(token); it != state.penalty_index.end()) {
-        adjustments[begin + it->second].flags |= Backend::kBanned;
-        return;
-      }
-      for (std::size_t i = begin + state.penalties.size(); i < adjustments.size(); ++i)
-        if (adjustments[i].token == token) return;
+  // Its output tokens before this one, a pending one included.
+  for (const TokenId token : banned_tokens(p, state.num_output_tokens())) {
+    if (const auto it = state.penalty_index.find(token); it != state.penalty_index.end()) {
+      adjustments[begin + it->second].flags |= Backend::kBanned;
+      continue;
+    }
+    const auto listed = adjustments.begin() + static_cast<std::ptrdiff_t>(begin + state.penalties.size());
+    if (std::none_of(listed, adjustments.end(), [&](const auto& a) { return a.token == token; }))
       adjustments.push_back({token, Backend::kBanned});
-    };
-    for (const TokenId token : eos_ids_) ban(token);
-    for (const TokenId token : p.stop_token_ids) ban(token);
   }
   if (adjustments.size() > static_cast<std::size_t>(max_sample_adjustments(limits_.max_num_seqs))) {
     adjustments.resize(begin);
@@ -371,11 +368,7 @@ std::vector<SampledToken> Engine::sample_on_host(const Tensor& logits, std::span
     const auto known = std::span<const TokenId>(state.tokens).first(static_cast<std::size_t>(state.num_known_tokens()));
     const auto prompt = known.first(static_cast<std::size_t>(state.prompt_len));
     const auto output = known.subspan(static_cast<std::size_t>(state.prompt_len));
-    std::vector<TokenId> banned;
-    if (static_cast<std::int64_t>(output.size()) < params.min_tokens) {
-      banned = eos_ids_;
-      banned.insert(banned.end(), params.stop_token_ids.begin(), params.stop_token_ids.end());
-    }
+    const auto banned = banned_tokens(params, static_cast<std::int64_t>(output.size()));
     sampled[k] = sample_token(std::span<float>(host_logits_).subspan(k * vocab, vocab),
                               SamplingContext{params, prompt, output, banned, state.rng});
   }

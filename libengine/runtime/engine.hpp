@@ -84,6 +84,8 @@ class Engine {
   struct Request;
   struct SequenceState;
 
+  // The tokens a sequence may not sample after `output_tokens` tokens of output (min_tokens).
+  std::vector<TokenId> banned_tokens(const SamplingParams& params, std::int64_t output_tokens) const;
   // The row of `state` for Backend::start_sampling, its bans and penalties appended to `adjustments`;
   // nullopt where the host sampler must take it (logprobs, or no room left for its adjustments).
   std::optional<Backend::DeviceSample> device_sample(SequenceState& state, std::int32_t row,

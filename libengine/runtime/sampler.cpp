@@ -164,10 +164,10 @@ bool bans_and_penalties(std::span<float> logits, const SamplingContext& context,
     set_logit(logits, token, kNegInf, undo);
     changed = true;
   }
+  if (!params.penalized()) return changed;
   const bool repetition = params.repetition_penalty != 1.0;
-  if (!repetition && params.frequency_penalty == 0.0 && params.presence_penalty == 0.0) return changed;
 
-  // vLLM's tensors are float32, and it subtracts the frequency and presence terms one after the other.
+  // vLLM's tensors are float32.
   const auto repetition_penalty = static_cast<float>(params.repetition_penalty);
   const auto frequency_penalty = static_cast<float>(params.frequency_penalty);
   const auto presence_penalty = static_cast<float>(params.presence_penalty);
@@ -189,13 +189,10 @@ bool bans_and_penalties(std::span<float> logits, const SamplingContext& context,
     std::uint32_t& word = counts[static_cast<std::size_t>(token)];
     if (word == 0) return;
     const std::uint32_t count = word & kCountMask;
+    const bool in_prompt = (word & kInPrompt) != 0;
     word = 0;
-    float value = logits[static_cast<std::size_t>(token)];
-    if (repetition) value = value > 0.0f ? value / repetition_penalty : value * repetition_penalty;
-    if (count > 0) {
-      value -= frequency_penalty * static_cast<float>(count);
-      value -= presence_penalty;
-    }
+    const float value = penalized_logit(logits[static_cast<std::size_t>(token)], in_prompt, count,
+                                        repetition_penalty, frequency_penalty, presence_penalty);
     set_logit(logits, token, value, undo);
     changed = true;
   };
@@ -400,6 +397,17 @@ void check_vocab(std::size_t vocab) {
 }
 
 }  // namespace
+
+float penalized_logit(float logit, bool in_prompt, std::uint32_t output_count, float repetition_penalty,
+                      float frequency_penalty, float presence_penalty) {
+  if (repetition_penalty != 1.0f && (in_prompt || output_count > 0))
+    logit = logit > 0.0f ? logit / repetition_penalty : logit * repetition_penalty;
+  if (output_count > 0) {  // vLLM subtracts the two terms one after the other
+    logit -= frequency_penalty * static_cast<float>(output_count);
+    logit -= presence_penalty;
+  }
+  return logit;
+}
 
 void apply_bans_and_penalties(std::span<float> logits, const SamplingContext& context) {
   bans_and_penalties(logits, context, nullptr);

@@ -58,6 +58,12 @@ SampledToken sample_token(std::span<float> logits, const SamplingContext& contex
 // and output tokens), frequency and presence (output tokens) penalties, in float as vLLM computes them.
 void apply_bans_and_penalties(std::span<float> logits, const SamplingContext& context);
 
+// vLLM's penalties of one token in its float arithmetic: the repetition penalty (when not 1) for a token
+// of the prompt or the output, then the frequency and presence penalties for one seen `output_count`
+// times in the output. The CPU backend's draws use it too (kernels/sampling.cu computes the same).
+float penalized_logit(float logit, bool in_prompt, std::uint32_t output_count, float repetition_penalty,
+                      float frequency_penalty, float presence_penalty);
+
 // The distribution sample_token draws from for logits that are already penalized: temperature, min_p,
 // top_k and top_p applied and renormalized, 0 for masked tokens; empty when every logit is -inf. For
 // tests and diagnostics; the sampler itself never builds it.

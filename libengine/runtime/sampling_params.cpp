@@ -26,6 +26,10 @@ std::string py(double value) { return jinja::python_float_repr(value); }
 
 bool SamplingParams::greedy() const { return temperature < kGreedyTemperature; }
 
+bool SamplingParams::penalized() const {
+  return repetition_penalty != 1.0 || frequency_penalty != 0.0 || presence_penalty != 0.0;
+}
+
 // The checks and texts of vLLM's SamplingParams._verify_args, in its order, then its greedy check and the
 // part of its stop_token_ids check that needs no vocabulary. Python's chained comparisons are false for
 // NaN, so a NaN fails every range check below just as it does in vLLM; infinities fail them as well.

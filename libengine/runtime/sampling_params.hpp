@@ -30,6 +30,7 @@ struct SamplingParams {
   bool skip_special_tokens = true;
 
   bool greedy() const;
+  bool penalized() const;  // any of the repetition, frequency and presence penalties
   // Throws llmctl::Error with vLLM's message for the first invalid field, NaN and infinities included.
   // Ids beyond the vocabulary in stop_token_ids need the model: the engine checks those.
   void validate() const;

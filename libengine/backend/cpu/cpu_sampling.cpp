@@ -2,6 +2,7 @@
 
 #include "common/error.hpp"
 #include "common/splitmix.hpp"
+#include "runtime/sampler.hpp"
 
 #include <algorithm>
 #include <cfloat>
@@ -29,13 +30,8 @@ float gumbel_score(float logit, float inverse_temperature, std::uint64_t seed, s
 
 float adjusted(float logit, std::uint32_t flags, std::uint32_t count, const Backend::DeviceSample& request) {
   if (flags & Backend::kBanned) return -kInfinity;
-  if (request.repetition_penalty != 1.0f && ((flags & Backend::kInPrompt) || count > 0))
-    logit = logit > 0.0f ? logit / request.repetition_penalty : logit * request.repetition_penalty;
-  if (count > 0) {
-    logit -= request.frequency_penalty * static_cast<float>(count);
-    logit -= request.presence_penalty;
-  }
-  return logit;
+  return penalized_logit(logit, (flags & Backend::kInPrompt) != 0, count, request.repetition_penalty,
+                         request.frequency_penalty, request.presence_penalty);
 }
 
 float clean(float x) {

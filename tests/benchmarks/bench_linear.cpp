@@ -1,6 +1,7 @@
-// The linear layers of decoding a few sequences, on the GPU: cuBLASLt against kernels/skinny_gemm.cu for
-// the rows it takes (and cuBLASLt alone for up to 8) on Qwen2.5-7B's weight shapes, each time against the weight
-// bytes at the device's copy bandwidth measured in the same run (every weight is read once). Weights
+// The linear layers of decoding on the GPU: cuBLASLt against kernels/skinny_gemm.cu for the rows it
+// takes, and cuBLASLt alone for more rows (up to the 256 of a full decode batch), on Qwen2.5-7B's weight
+// shapes. Each time against its floor, measured in the same run: the weight bytes at the device's copy
+// bandwidth (every weight is read once) or, where larger, the FLOPs at its bf16 GEMM rate. Weights
 // rotate over enough copies that none is still in L2 from its previous use.
 //   bench_linear [--reps N]
 #include "ceilings.hpp"
@@ -57,11 +58,13 @@ int main(int argc, char** argv) {
   int reps = 50;
   if (argc == 3 && std::strcmp(argv[1], "--reps") == 0) reps = std::max(1, std::atoi(argv[2]));
   const Ceilings ceilings = measure_ceilings();
-  // The floor is the rate llmctl bench's decode roofline assumes: the weight bytes at the copy rate (a
-  // pure read stream can beat it: a copy also writes).
+  // The floor is what llmctl bench's decode roofline assumes: the weight bytes at the copy rate (a pure
+  // read stream can beat it: a copy also writes), or the FLOPs at the GEMM rate where that takes longer.
   const double bandwidth = ceilings.copy_bytes_per_second;
-  std::printf("copy bandwidth %.2f TB/s (read + write): the floor below is weight bytes at that rate\n",
-              bandwidth / 1e12);
+  std::printf("copy bandwidth %.2f TB/s (read + write), GEMM rate %.0f TFLOP/s: the floor below is the weight bytes "
+              "or the FLOPs at those rates, whichever takes longer\n",
+              bandwidth / 1e12, ceilings.gemm_flops_per_second / 1e12);
+  constexpr int kMaxRows = 256;
   const Shape shapes[] = {
       {"qkv", 3584, 4608, true, false, false},          {"o", 3584, 3584, false, false, false},
       {"gate_up", 3584, 37888, false, false, false},    {"gate_up + silu_mul", 3584, 37888, false, false, true},
@@ -79,15 +82,17 @@ int main(int argc, char** argv) {
       fill_uniform(Element::bf16, w, s.in * s.out, 1, -0.02f, 0.02f, nullptr);
     }
     void *x = nullptr, *bias = nullptr, *gate_up = nullptr, *out = nullptr;
-    check(cudaMalloc(&x, static_cast<std::size_t>(8 * s.in) * 2), "cudaMalloc");
+    check(cudaMalloc(&x, static_cast<std::size_t>(kMaxRows * s.in) * 2), "cudaMalloc");
     check(cudaMalloc(&bias, static_cast<std::size_t>(s.out) * 2), "cudaMalloc");
-    check(cudaMalloc(&gate_up, static_cast<std::size_t>(8 * s.out) * 2), "cudaMalloc");
-    check(cudaMalloc(&out, static_cast<std::size_t>(8 * s.out) * 4), "cudaMalloc");
-    fill_uniform(Element::bf16, x, 8 * s.in, 2, -1.0f, 1.0f, nullptr);
+    check(cudaMalloc(&gate_up, static_cast<std::size_t>(kMaxRows * s.out) * 2), "cudaMalloc");
+    check(cudaMalloc(&out, static_cast<std::size_t>(kMaxRows * s.out) * 4), "cudaMalloc");
+    fill_uniform(Element::bf16, x, kMaxRows * s.in, 2, -1.0f, 1.0f, nullptr);
     fill_uniform(Element::bf16, bias, s.out, 3, -1.0f, 1.0f, nullptr);
     const void* b = s.bias ? bias : nullptr;
-    for (const int rows : {1, 2, 3, 4, 8}) {
-      const double floor_us = 1e6 * static_cast<double>(weight_bytes) / bandwidth;
+    for (const int rows : {1, 2, 3, 4, 8, 16, 64, 128, kMaxRows}) {
+      const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(s.in * s.out);
+      const double floor_us =
+          1e6 * std::max(static_cast<double>(weight_bytes) / bandwidth, flops / ceilings.gemm_flops_per_second);
       const double cublas = time_us(reps, copies, [&](int i) {
         gemm.linear(Element::bf16, x, rows, s.in, weights[static_cast<std::size_t>(i)], s.out, b,
                     s.silu_mul ? gate_up : out, s.out_f32, nullptr);

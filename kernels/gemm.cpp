@@ -86,6 +86,7 @@ Gemm::Plan& Gemm::plan(Element e, std::int64_t rows, std::int64_t in, std::int64
 
 void Gemm::linear(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* weight,
                   std::int64_t out_features, const void* bias, void* out, bool out_f32, cudaStream_t stream) {
+  if (bias && out_f32) throw std::invalid_argument("Gemm::linear: a bias only with an output in the element type");
   Plan& p = plan(e, rows, in, out_features, bias != nullptr, out_f32);
   if (bias)
     check(cublasLtMatmulDescSetAttribute(p.operation, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)), "bias");

@@ -12,8 +12,8 @@ struct cublasLtContext;
 namespace llmctl::kernels {
 
 // out = x · weightᵀ (+ bias) through cuBLASLt: x [rows, in] and weight [out, in] row-major in `e`, out in
-// `e` or f32 (logits), f32 accumulation, the bias added by the GEMM's epilogue. The algorithm for each
-// shape is chosen once by cuBLASLt's heuristic and kept.
+// `e` or f32 (logits), f32 accumulation, the bias (with an output in `e` only) added by the GEMM's
+// epilogue. The algorithm for each shape is chosen once by cuBLASLt's heuristic and kept.
 class Gemm {
  public:
   explicit Gemm(std::size_t workspace_bytes);

@@ -145,7 +145,6 @@ struct SampleAdjustment {
 };
 struct SampleResult {
   std::int32_t token;
-  float logprob;  // log_softmax at `token` of the logits after the adjustments
 };
 // `workspace`: sample_workspace_bytes(count or more, vocab), zeroed before the first call (each call
 // leaves it ready for the next). The adjustments change `logits` in place; `results` may be

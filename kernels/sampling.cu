@@ -1,9 +1,8 @@
 // Sampling on the GPU. Rows with bans or penalties have their few adjusted logits changed in place
 // first (adjust_kernel). Rows that need only a temperature (or none: greedy) are drawn by the Gumbel-max
 // trick with the row read once, in slices of kSliceElements over as many blocks: each block finds its
-// slice's maximum, sum of exponentials (for the sampled token's logprob) and Gumbel-max winner; the
-// last block of a row to finish merges the slices in order (so the result does not depend on which
-// finished first). Rows with min_p, top_k or top_p take one block each (filtered_kernel): it finds the
+// slice's Gumbel-max winner; the last block of a row to finish merges the winners in order (so the
+// result does not depend on which finished first). Rows with min_p, top_k or top_p take one block each (filtered_kernel): it finds the
 // value thresholds of top_k and top_p by histograms over narrowing value ranges, then draws the same way
 // among the tokens they keep.
 #include "common.cuh"
@@ -50,25 +49,12 @@ __device__ Best block_best(Best best) {
   return best;
 }
 
-// What a slice of a row leaves for the merge: its maximum logit, the sum of exp(logit - maximum) over it,
-// and its winner.
-struct Slice {
-  float max_logit;
-  float sum;
-  Best best;
-};
-
-__device__ Slice merge(const Slice& a, const Slice& b) {
-  const float m = fmaxf(a.max_logit, b.max_logit);
-  return {m, a.sum * __expf(a.max_logit - m) + b.sum * __expf(b.max_logit - m), better(a.best, b.best)};
-}
-
 // Row i's part of the workspace: a counter of its finished slices (zero between calls: the last block
-// resets it), then its partial results, one a slice. Its place depends on i alone, not on how many rows
-// a call samples, so each call leaves the counters zero for the next whatever their row counts.
-static_assert(alignof(Slice) == alignof(unsigned), "a row's slices follow its counter unpadded");
+// resets it), then the slices' winners. Its place depends on i alone, not on how many rows a call
+// samples, so each call leaves the counters zero for the next whatever their row counts.
+static_assert(alignof(Best) == alignof(unsigned), "a row's winners follow its counter unpadded");
 __host__ __device__ std::size_t row_workspace_bytes(std::int64_t slices) {
-  return sizeof(unsigned) + static_cast<std::size_t>(slices) * sizeof(Slice);
+  return sizeof(unsigned) + static_cast<std::size_t>(slices) * sizeof(Best);
 }
 
 // blockIdx.x: the row (request), blockIdx.y: the slice.
@@ -79,7 +65,7 @@ __global__ void __launch_bounds__(kThreads)
   if (filters(request, vocab)) return;  // filtered_kernel's
   unsigned char* own = workspace + blockIdx.x * row_workspace_bytes(gridDim.y);
   auto* done = reinterpret_cast<unsigned*>(own);
-  auto* slices = reinterpret_cast<Slice*>(own + sizeof(unsigned));
+  auto* winners = reinterpret_cast<Best*>(own + sizeof(unsigned));
   const float* row = logits + static_cast<std::int64_t>(request.row) * vocab;
   const bool greedy = request.temperature <= 0.0f;
   const float inverse_temperature = greedy ? 1.0f : 1.0f / request.temperature;
@@ -90,43 +76,29 @@ __global__ void __launch_bounds__(kThreads)
     const std::int64_t i = begin + k * kThreads + threadIdx.x;
     values[k] = i < vocab ? row[i] : -FLT_MAX;
   }
-  float max_logit = -FLT_MAX;
   Best best{-FLT_MAX, 0x7fffffff};
 #pragma unroll
   for (int k = 0; k < kPerThread; ++k) {
     const std::int64_t i = begin + k * kThreads + threadIdx.x;
     if (i >= vocab) break;
-    max_logit = fmaxf(max_logit, values[k]);
     // Precise logarithms: __logf's absolute error near 1 (about 2^-21) can make -log(u) zero or negative.
     const float score = greedy ? values[k] : values[k] * inverse_temperature - logf(-logf(uniform(request.seed, i)));
     best = better(best, {score, static_cast<std::int32_t>(i)});
   }
-  // The slice's maximum and winner, then its sum of exponentials.
-  max_logit = block_max(max_logit);
   best = block_best(best);
-  float sum = 0.0f;
-#pragma unroll
-  for (int k = 0; k < kPerThread; ++k)
-    if (begin + k * kThreads + threadIdx.x < vocab) sum += __expf(values[k] - max_logit);
-  sum = block_sum(sum);
 
   __shared__ bool last;
   if (threadIdx.x == 0) {
-    slices[blockIdx.y] = {max_logit, sum, best};
-    __threadfence();  // the slice is visible before the count says so
+    winners[blockIdx.y] = best;
+    __threadfence();  // the winner is visible before the count says so
     last = atomicAdd(done, 1u) == gridDim.y - 1;
   }
   __syncthreads();
   if (!last || threadIdx.x != 0) return;
   __threadfence();
-  Slice total{-FLT_MAX, 0.0f, {-FLT_MAX, 0x7fffffff}};
-  for (unsigned s = 0; s < gridDim.y; ++s) {
-    const Slice* slice = slices + s;
-    total = merge(total, {__ldcg(&slice->max_logit), __ldcg(&slice->sum),
-                          {__ldcg(&slice->best.score), __ldcg(&slice->best.token)}});
-  }
-  const std::int32_t token = total.best.token < vocab ? total.best.token : 0;  // none: every logit -inf or NaN
-  results[blockIdx.x] = {token, row[token] - total.max_logit - __logf(total.sum)};
+  Best total{-FLT_MAX, 0x7fffffff};
+  for (unsigned s = 0; s < gridDim.y; ++s) total = better(total, {__ldcg(&winners[s].score), __ldcg(&winners[s].token)});
+  results[blockIdx.x] = {total.token < vocab ? total.token : 0};  // none: every logit -inf or NaN
   *done = 0;  // ready for the next call
 }
 
@@ -391,8 +363,8 @@ __device__ float select_threshold(const float* row, std::int64_t vocab, float lo
   }
 }
 
-// blockIdx.x: the row. The row's statistics (maximum, sum of exponentials, lowest finite logit), then
-// top_k's threshold, then top_p's over what top_k and min_p keep, then the draw above both.
+// blockIdx.x: the row. The row's largest and lowest finite logits, then top_k's threshold, then top_p's
+// over what top_k and min_p keep, then the draw above both.
 __global__ void __launch_bounds__(kFilterThreads)
     filtered_kernel(const float* logits, std::int64_t vocab, const SampleRequest* requests, SampleResult* results) {
   const SampleRequest request = requests[blockIdx.x];
@@ -400,25 +372,18 @@ __global__ void __launch_bounds__(kFilterThreads)
   const float* row = logits + static_cast<std::int64_t>(request.row) * vocab;
   __shared__ Selection selection;
 
-  // One pass: the maximum, the lowest finite logit, and the sum of exp(logit - maximum) kept online.
-  float own_max = -INFINITY, own_min = FLT_MAX, own_sum = 0.0f;
+  float own_max = -INFINITY, own_min = FLT_MAX;
   for_each_logit(row, vocab, [&](std::int64_t, float x) {
     if (x == -INFINITY) return;
     own_min = fminf(own_min, x);
-    if (x > own_max) {
-      own_sum = own_sum * expf(own_max - x) + 1.0f;
-      own_max = x;
-    } else {
-      own_sum += expf(x - own_max);
-    }
+    own_max = fmaxf(own_max, x);
   });
   const float max_logit = block_max(own_max);
   const float lowest = -block_max(-own_min);
   if (max_logit == -INFINITY) {  // every logit -inf or NaN: nothing to draw from
-    if (threadIdx.x == 0) results[blockIdx.x] = {0, -INFINITY};
+    if (threadIdx.x == 0) results[blockIdx.x] = {0};
     return;
   }
-  const float sum = block_sum(own_max == -INFINITY ? 0.0f : own_sum * expf(own_max - max_logit));
 
   // The kept tokens are those at `floor` or above: min_p's floor, raised by top_k's and top_p's.
   const float inverse_temperature = 1.0f / request.temperature;
@@ -442,9 +407,7 @@ __global__ void __launch_bounds__(kFilterThreads)
     best = better(best, {score, static_cast<std::int32_t>(i)});
   });
   best = block_best(best);
-  if (threadIdx.x != 0) return;
-  const std::int32_t token = best.token < vocab ? best.token : 0;
-  results[blockIdx.x] = {token, clean(row[token]) - max_logit - logf(sum)};
+  if (threadIdx.x == 0) results[blockIdx.x] = {best.token < vocab ? best.token : 0};
 }
 
 std::int64_t slices_of(std::int64_t vocab) { return (vocab + kSliceElements - 1) / kSliceElements; }

@@ -114,7 +114,6 @@ class Backend {
   };
   struct DeviceSampled {
     std::int32_t token;
-    float logprob;  // of the token under the logits after bans and penalties
   };
   // start_sampling() enqueues the draw behind the step's work and returns at once, so that the host can
   // prepare the next step meanwhile; finish_sampling() waits for the oldest started draw not yet finished

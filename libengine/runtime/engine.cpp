@@ -415,7 +415,7 @@ std::vector<RequestOutput> Engine::step() {
     draws_.pop_front();
     for (std::size_t k = 0; k < sequences.size(); ++k)
       if (SequenceState* state = sequences[k])  // null: finished meanwhile, its token dropped
-        process_token(*state, {results[k].token, results[k].logprob, 0, {}}, update_for(*state));
+        process_token(*state, {results[k].token, 0.0f, 0, {}}, update_for(*state));
   };
 
   const auto scheduled = scheduler_->schedule();

@@ -13,7 +13,7 @@ std::int64_t max_sample_adjustments(std::int64_t rows) { return rows * kSampleAd
 
 std::uint64_t sampling_bytes(std::int64_t rows, std::int64_t vocab) {
   const auto slices = static_cast<std::uint64_t>((vocab + kSamplingSlice - 1) / kSamplingSlice);
-  return static_cast<std::uint64_t>(rows) * (56 + 8 + 4 + slices * 16) +
+  return static_cast<std::uint64_t>(rows) * (56 + 4 + 4 + slices * 8) +
          static_cast<std::uint64_t>(max_sample_adjustments(rows)) * 8;
 }
 

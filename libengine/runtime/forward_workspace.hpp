@@ -45,9 +45,9 @@ inline constexpr std::int64_t kSamplingSlice = 8192;
 inline constexpr std::int64_t kSampleAdjustmentsPerRow = 2048;
 std::int64_t max_sample_adjustments(std::int64_t rows);
 
-// What the GPU sampler needs for `rows` rows of `vocab` logits: a 56-byte request and an 8-byte result
-// per row, their adjustments (8 bytes each), and the kernel's workspace (a 4-byte counter and a 16-byte
-// partial result per slice).
+// What the GPU sampler needs for `rows` rows of `vocab` logits: a 56-byte request and a 4-byte result
+// per row, their adjustments (8 bytes each), and the kernel's workspace (a 4-byte counter and an 8-byte
+// winner per slice).
 std::uint64_t sampling_bytes(std::int64_t rows, std::int64_t vocab);
 
 // `activation_bytes` is the size of the compute dtype (2 for bf16/fp16).

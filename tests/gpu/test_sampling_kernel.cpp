@@ -1,9 +1,9 @@
 // On the GPU machine: the Gumbel-max sampler of kernels/sampling.cu against probabilities it must
 // respect. A token 40 nats below the best one (probability under 1e-12 per row with a 152k vocabulary)
 // must never be drawn at temperature 1; two tokens of equal logits must each win about half the rows;
-// greedy rows take the first maximum; and every logprob is log_softmax at the drawn token, computed in
-// float64 here (the kernel merges the row's slices: vocabularies that end inside a slice, or fill one);
-// and the CPU backend's draw picks the same tokens. Rows with min_p, top_k, top_p, bans and penalties
+// greedy rows take the first maximum; a second call draws the same tokens (the kernel merges the row's
+// slices: vocabularies that end inside a slice, or fill one); and the CPU backend's draw picks the same
+// tokens. Rows with min_p, top_k, top_p, bans and penalties
 // (Qwen2.5's and DeepSeek-R1-Distill's defaults among them) must adjust their logits and draw exactly as
 // the CPU backend does, on random logits and on logits with thousands of ties.
 // Without a GPU it exits 77 (ctest: skipped).
@@ -32,7 +32,7 @@ void expect(bool ok, const char* what) {
 }
 
 // Samples `rows` rows of `logits` (one vocabulary row repeated) at `temperature`, with distinct seeds;
-// checks each result's logprob against log_softmax in float64.
+// checks that a second call draws the same tokens.
 std::vector<llmctl::kernels::SampleResult> sample(const std::vector<float>& logits, int rows, float temperature = 1.0f) {
   const auto vocab = static_cast<std::int64_t>(logits.size());
   std::vector<float> all(static_cast<std::size_t>(rows) * logits.size());
@@ -69,21 +69,9 @@ std::vector<llmctl::kernels::SampleResult> sample(const std::vector<float>& logi
   cudaFree(d_results);
   cudaFree(d_workspace);
 
-  double max_logit = logits[0];
-  for (const float x : logits) max_logit = std::max<double>(max_logit, x);
-  double sum = 0.0;
-  for (const float x : logits) sum += std::exp(x - max_logit);
-  double worst = 0.0;
   bool repeated = true;
-  for (std::size_t r = 0; r < results.size(); ++r) {
-    const auto& result = results[r];
-    repeated = repeated && result.token == again[r].token && result.logprob == again[r].logprob;
-    const double expected = logits[static_cast<std::size_t>(result.token)] - max_logit - std::log(sum);
-    worst = std::max(worst, std::fabs(result.logprob - expected));
-  }
-  std::printf("vocabulary %lld, temperature %.1f: logprobs within %.2e of float64\n", static_cast<long long>(vocab),
-              temperature, worst);
-  expect(worst < 1e-4, "logprobs are log_softmax at the drawn token");
+  for (std::size_t r = 0; r < results.size(); ++r) repeated = repeated && results[r].token == again[r].token;
+  std::printf("vocabulary %lld, temperature %.1f\n", static_cast<long long>(vocab), temperature);
   expect(repeated, "a second call repeats the first");
   return results;
 }
@@ -209,10 +197,8 @@ void check_filtered(std::size_t vocab, bool quantized, std::mt19937& random) {
         same_logits && std::equal(cpu_row.begin(), cpu_row.end(), adjusted.begin() + static_cast<std::ptrdiff_t>(r * vocab));
     const auto cpu = llmctl::engine::cpu_draw(cpu_row, request);
     const auto& gpu = results[static_cast<std::size_t>(r)];
-    const bool same = cpu.token == gpu.token && std::fabs(cpu.logprob - gpu.logprob) < 1e-4f;
-    if (!same)
-      std::printf("  row %d: cpu %d (%.6f), gpu %d (%.6f)\n", r, cpu.token, static_cast<double>(cpu.logprob), gpu.token,
-                  static_cast<double>(gpu.logprob));
+    const bool same = cpu.token == gpu.token;
+    if (!same) std::printf("  row %d: cpu %d, gpu %d\n", r, cpu.token, gpu.token);
     same_tokens = same_tokens && same;
     kept_beyond_one += gpu.token != previous[static_cast<std::size_t>(r)].token ? 1 : 0;
   }
@@ -263,7 +249,7 @@ int main() {
     bool same = true;
     for (std::size_t r = 0; r < drawn.size(); ++r) {
       const auto cpu = llmctl::engine::cpu_draw(logits, {0, 0.8f, 0x9e3779b97f4a7c15ull * (r + 1)});
-      same = same && cpu.token == drawn[r].token && std::fabs(cpu.logprob - drawn[r].logprob) < 1e-4f;
+      same = same && cpu.token == drawn[r].token;
     }
     expect(same, "the CPU backend draws the same tokens");
   }

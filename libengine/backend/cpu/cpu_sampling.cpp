@@ -54,9 +54,7 @@ Backend::DeviceSampled filtered_draw(std::span<const float> logits, const Backen
   const std::size_t vocab = logits.size();
   float max_logit = -kInfinity;
   for (const float x : logits) max_logit = std::max(max_logit, clean(x));
-  if (max_logit == -kInfinity) return {0, -kInfinity};
-  double sum = 0.0;
-  for (const float x : logits) sum += std::exp(static_cast<double>(clean(x)) - max_logit);
+  if (max_logit == -kInfinity) return {0};
   const float inverse_temperature = 1.0f / request.temperature;
   // min_p as a logit, weights below e^-87 counting as none (min_p_floor of the kernel).
   const float log_min_p = request.min_p > 0.0f ? std::max(std::log(request.min_p), -87.0f) : -87.0f;
@@ -95,8 +93,7 @@ Backend::DeviceSampled filtered_draw(std::span<const float> logits, const Backen
       best = static_cast<std::int32_t>(i);
     }
   }
-  const std::int32_t token = static_cast<std::size_t>(best) < vocab ? best : 0;
-  return {token, clean(logits[static_cast<std::size_t>(token)]) - max_logit - static_cast<float>(std::log(sum))};
+  return {static_cast<std::size_t>(best) < vocab ? best : 0};
 }
 
 }  // namespace
@@ -127,20 +124,16 @@ Backend::DeviceSampled cpu_draw(std::span<const float> logits, const Backend::De
   if (request.filtered(static_cast<std::int64_t>(logits.size()))) return filtered_draw(logits, request);
   const bool greedy = request.temperature <= 0.0f;
   const float inverse_temperature = greedy ? 1.0f : 1.0f / request.temperature;
-  float max_logit = -FLT_MAX, best_score = -FLT_MAX;
+  float best_score = -FLT_MAX;
   std::int32_t best = std::numeric_limits<std::int32_t>::max();  // none: every logit -inf or NaN
   for (std::size_t i = 0; i < logits.size(); ++i) {
-    max_logit = std::fmax(max_logit, logits[i]);
     const float score = greedy ? logits[i] : gumbel_score(logits[i], inverse_temperature, request.seed, i);
     if (score > best_score) {  // the first of equal scores wins, as on the GPU
       best_score = score;
       best = static_cast<std::int32_t>(i);
     }
   }
-  double sum = 0.0;
-  for (const float logit : logits) sum += std::exp(static_cast<double>(logit - max_logit));
-  const std::int32_t token = static_cast<std::size_t>(best) < logits.size() ? best : 0;
-  return {token, logits[static_cast<std::size_t>(token)] - max_logit - static_cast<float>(std::log(sum))};
+  return {static_cast<std::size_t>(best) < logits.size() ? best : 0};
 }
 
 void CpuBackend::start_sampling(const Tensor& logits, std::span<const DeviceSample> rows,

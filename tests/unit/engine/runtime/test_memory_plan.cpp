@@ -102,12 +102,12 @@ TEST_CASE("the forward workspace, buffer by buffer, for Qwen2.5-7B at vLLM's H10
   CHECK(w.logits == 1024ull * 152064 * 4);
   CHECK(w.rotary == 32768ull * 128 * 4);
   CHECK(w.attention_split == 16 * MiB);
-  // 152,064 logits are 19 slices of 8,192: a request, a result, a counter and 19 partial results a row,
+  // 152,064 logits are 19 slices of 8,192: a request, a result, a counter and 19 slice winners a row,
   // and room for 2048 adjustments (bans and penalties) a row.
-  CHECK(w.sampling == 1024ull * (56 + 8 + 4 + 19 * 16) + 1024ull * 2048 * 8);
+  CHECK(w.sampling == 1024ull * (56 + 4 + 4 + 19 * 8) + 1024ull * 2048 * 8);
   CHECK(w.step_inputs == 8192ull * 24 + 1024ull * (2048 + 3) * 4 + (8192ull + 1024 + 1) * 16);
   CHECK(w.gemm == 32 * MiB);
-  CHECK(w.total() == 1'972'060'176);
+  CHECK(w.total() == 1'971'900'432);
   // The estimate of what the server will use is that workspace plus the measured runtime and graphs.
   const auto usage = estimate_memory_usage(reference("Qwen--Qwen2.5-7B-Instruct"), limits(), 42, 2, false);
   CHECK(usage.weights == 42);

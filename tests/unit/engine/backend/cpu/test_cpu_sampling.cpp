@@ -48,11 +48,10 @@ void check_draws_follow(const std::vector<float>& logits, const Backend::DeviceS
 
 }  // namespace
 
-TEST_CASE("greedy draws take the first maximum, with its logprob under the raw logits") {
+TEST_CASE("greedy draws take the first maximum") {
   const std::vector<float> logits = {0.5f, 3.0f, -1.0f, 3.0f, 2.0f};
   const auto drawn = cpu_draw(logits, {0, 0.0f, 0});
   CHECK(drawn.token == 1);
-  CHECK(drawn.logprob == doctest::Approx(log_softmax(logits, 1)).epsilon(1e-6));
   // No finite logit at all: token 0, as the GPU kernel answers.
   const std::vector<float> none(4, -std::numeric_limits<float>::infinity());
   CHECK(cpu_draw(none, {0, 1.0f, 3}).token == 0);
@@ -67,7 +66,6 @@ TEST_CASE("draws follow softmax(logits / temperature), repeat for a seed and var
     for (std::uint64_t seed = 0; seed < kDraws; ++seed) {
       const auto drawn = cpu_draw(logits, {0, temperature, seed});
       ++counts[static_cast<std::size_t>(drawn.token)];
-      CHECK(drawn.logprob == doctest::Approx(log_softmax(logits, static_cast<std::size_t>(drawn.token))).epsilon(1e-6));
       CHECK(cpu_draw(logits, {0, temperature, seed}).token == drawn.token);
     }
     std::vector<float> scaled;

@@ -2,9 +2,9 @@
 // first (adjust_kernel). Rows that need only a temperature (or none: greedy) are drawn by the Gumbel-max
 // trick with the row read once, in slices of kSliceElements over as many blocks: each block finds its
 // slice's Gumbel-max winner; the last block of a row to finish merges the winners in order (so the
-// result does not depend on which finished first). Rows with min_p, top_k or top_p take one block each (filtered_kernel): it finds the
-// value thresholds of top_k and top_p by histograms over narrowing value ranges, then draws the same way
-// among the tokens they keep.
+// result does not depend on which finished first). Rows with min_p, top_k or top_p take one block each
+// (filtered_kernel): it finds the value thresholds of top_k and top_p by histograms over narrowing value
+// ranges, then draws the same way among the tokens they keep.
 #include "common.cuh"
 
 #include <cfloat>
@@ -97,7 +97,8 @@ __global__ void __launch_bounds__(kThreads)
   if (!last || threadIdx.x != 0) return;
   __threadfence();
   Best total{-FLT_MAX, 0x7fffffff};
-  for (unsigned s = 0; s < gridDim.y; ++s) total = better(total, {__ldcg(&winners[s].score), __ldcg(&winners[s].token)});
+  for (unsigned s = 0; s < gridDim.y; ++s)
+    total = better(total, {__ldcg(&winners[s].score), __ldcg(&winners[s].token)});
   results[blockIdx.x] = {total.token < vocab ? total.token : 0};  // none: every logit -inf or NaN
   *done = 0;  // ready for the next call
 }

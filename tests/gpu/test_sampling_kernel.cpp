@@ -1,11 +1,11 @@
 // On the GPU machine: the Gumbel-max sampler of kernels/sampling.cu against probabilities it must
 // respect. A token 40 nats below the best one (probability under 1e-12 per row with a 152k vocabulary)
 // must never be drawn at temperature 1; two tokens of equal logits must each win about half the rows;
-// greedy rows take the first maximum; a second call draws the same tokens (the kernel merges the row's
-// slices: vocabularies that end inside a slice, or fill one); and the CPU backend's draw picks the same
-// tokens. Rows with min_p, top_k, top_p, bans and penalties
-// (Qwen2.5's and DeepSeek-R1-Distill's defaults among them) must adjust their logits and draw exactly as
-// the CPU backend does, on random logits and on logits with thousands of ties.
+// greedy rows take the first maximum; a second call draws the same tokens; and the CPU backend's draw
+// picks the same tokens (the kernel merges the row's slices: vocabularies that end inside a slice, or
+// fill one). Rows with min_p, top_k, top_p, bans and penalties (Qwen2.5's and DeepSeek-R1-Distill's
+// defaults among them) must adjust their logits and draw exactly as the CPU backend does, on random
+// logits and on logits with thousands of ties.
 // Without a GPU it exits 77 (ctest: skipped).
 #include "backend/cpu/cpu_backend.hpp"
 #include "gpu_test_support.hpp"

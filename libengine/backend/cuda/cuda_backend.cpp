@@ -249,8 +249,8 @@ void CudaBackend::run_graph(std::int64_t key, const std::function<void()>& enque
     check(instantiated, "cudaGraphInstantiate");
     it = graphs_.emplace(key, exec).first;
     const auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
-    log::debug("CUDA graph for {} decode tokens: captured in {:.1f} ms, instantiated in {:.1f} ms", key, ms(started, captured),
-               ms(captured, std::chrono::steady_clock::now()));
+    log::debug("CUDA graph for {} decode tokens: captured in {:.1f} ms, instantiated in {:.1f} ms", key,
+               ms(started, captured), ms(captured, std::chrono::steady_clock::now()));
   }
   check(cudaGraphLaunch(it->second, stream_), "cudaGraphLaunch");
 }

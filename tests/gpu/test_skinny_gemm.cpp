@@ -19,6 +19,8 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace {
@@ -245,6 +247,15 @@ int main() {
               !out_f32 && coin(random) == 1, out_f32, false, false, true},
              random);
   }
+  // That combination is refused in one line, before cuBLASLt sees it (the pointers are never read).
+  bool refused = false;
+  try {
+    gemm().linear(bf16, nullptr, 4, 64, nullptr, 64, reinterpret_cast<const void*>(16), nullptr, true, nullptr);
+  } catch (const std::invalid_argument& e) {
+    refused = std::string(e.what()).find("a bias only with an output in the element type") != std::string::npos;
+  }
+  std::printf("%s cuBLASLt: a bias with an f32 output is refused\n", refused ? "ok  " : "FAIL");
+  failures += refused ? 0 : 1;
   if (failures == 0) std::puts("all passed");
   return failures == 0 ? 0 : 1;
 }

@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
     auto config = cli::engine_config(o.engine, cli::resolve_model_argument(o.model, o.engine.dummy_weights()));
     config.seed = o.seed;
     config.profile = o.profile;
+    config.capture_graphs_at_start = true;  // as vLLM, whose timed runs include no capture
     const auto ceilings = config.device == "cuda" ? engine::measure_device_ceilings() : std::nullopt;
     engine::EngineClient client(config);
     const auto& engine = client.engine();

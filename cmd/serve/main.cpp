@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
     const std::filesystem::path folder = cli::resolve_model_argument(o.model, o.engine.dummy_weights());
     auto config = cli::engine_config(o.engine, folder);
     config.tokenizer = engine::load_model_tokenizer(folder);
+    config.capture_graphs_at_start = true;  // no request waits for a capture
 
     serve::ServerState state;
     state.served_model_names = o.served_model_names.empty() ? std::vector<std::string>{o.model} : o.served_model_names;

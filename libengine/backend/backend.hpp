@@ -138,6 +138,9 @@ class Backend {
   // from the host (shapes, counts) must therefore depend on `key` alone; what they read on the device
   // (the step's metadata, activations) may change. Other backends, and profiling, just run it.
   virtual void run_graph(std::int64_t key, const std::function<void()>& enqueue) = 0;
+  // Captures `enqueue` as run_graph(key) would at its first call, without running it, so that no step
+  // pays for the capture. Other backends, and profiling, do nothing.
+  virtual void capture_graph(std::int64_t key, const std::function<void()>& enqueue) = 0;
 
   // Per-operation GPU timing (device events around each operation; steps run eagerly meanwhile).
   // Backends without it throw llmctl::Error from set_profiling(true).

@@ -59,6 +59,27 @@ std::int64_t DecoderModel::graph_size(std::int64_t tokens) const {
   return size <= std::min<std::int64_t>(limits_.max_sequences, 512) ? size : 0;
 }
 
+std::vector<std::int64_t> DecoderModel::graph_sizes() const {
+  std::vector<std::int64_t> sizes;
+  for (std::int64_t tokens = std::min<std::int64_t>(limits_.max_sequences, 512); tokens > 0; --tokens)
+    if (const std::int64_t size = graph_size(tokens); size > 0 && (sizes.empty() || sizes.back() != size))
+      sizes.push_back(size);
+  return sizes;
+}
+
+void DecoderModel::capture_graphs(std::span<const LayerKvCache> cache, std::int32_t block_size) {
+  StepBatch none;
+  none.block_size = block_size;
+  none.max_blocks_per_seq = 1;
+  none.query_start = {0};
+  for (const std::int64_t size : graph_sizes()) {
+    // The host side of a step depends on its size alone (run_graph), so idle sequences stand for any.
+    const StepBatch idle = padded_decode_batch(none, size);
+    backend_.prepare_step(idle);
+    backend_.capture_graph(size, [&] { enqueue_forward(idle, cache); });
+  }
+}
+
 Tensor DecoderModel::forward(const StepBatch& batch, std::span<const LayerKvCache> cache) {
   const std::int64_t tokens = batch.num_tokens();
   const auto rows = static_cast<std::int64_t>(batch.logit_rows.size());

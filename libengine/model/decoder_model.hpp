@@ -36,6 +36,11 @@ class DecoderModel {
   // The graph size a decode step of `tokens` tokens is padded to (vLLM's capture sizes 1, 2, 4, then
   // multiples of 8 up to 512, within max_sequences); 0 when it runs without a graph.
   std::int64_t graph_size(std::int64_t tokens) const;
+  // Every size graph_size() returns, largest first; none without graphs.
+  std::vector<std::int64_t> graph_sizes() const;
+  // Captures the graph of each of graph_sizes() over `cache` (blocks of `block_size` tokens), without
+  // running it, so that no step pays for a capture.
+  void capture_graphs(std::span<const LayerKvCache> cache, std::int32_t block_size);
 
  private:
   // Enqueues the layers, the final norm and lm_head; the logits of batch.logit_rows.

@@ -115,7 +115,7 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
   const StepLimits step_limits{limits_.max_num_batched_tokens, limits_.max_num_seqs,
                                (limits_.max_model_len + limits_.block_size - 1) / limits_.block_size};
   model_ = std::make_unique<DecoderModel>(model_config_, std::move(weights), *backend_, step_limits,
-                                          limits_.max_model_len, config.device == "cuda" && !config.enforce_eager);
+                                          limits_.max_model_len, config.device == "cuda" && !config.enforce_eager && !config.profile);
   const auto after_model = backend_->memory_info();
 
   const std::int64_t block_size = limits_.block_size;
@@ -138,7 +138,7 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
     const auto planned = plan_forward_workspace(model_config_, limits_, bits(backend_->compute_dtype()) / 8).total();
     log::debug("Activation buffers: {:.3f} GiB allocated, {:.3f} GiB planned as mem-estimate counts them",
                static_cast<double>(usage.activations + kGemmWorkspaceBytes) / kGiB, static_cast<double>(planned) / kGiB);
-    usage.cuda_graphs = config.enforce_eager ? 0 : kCudaGraphBytes;  // captured later, at each size's first step
+    usage.cuda_graphs = config.enforce_eager ? 0 : kCudaGraphBytes;  // captured once the KV cache exists
     const auto kv = kv_cache_layout(model_config_, limits_, bits(backend_->compute_dtype()) / 8);
     const auto plan = plan_memory(at_start->total, limits_.gpu_memory_utilization, usage, kv, limits_.max_model_len);
     check_kv_capacity(plan);
@@ -160,6 +160,15 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
   log::info("# {} blocks: {}", backend_->name(), num_blocks);
   log::info("Maximum concurrency for {} tokens per request: {:.2f}x", limits_.max_model_len,
             static_cast<double>(num_blocks * block_size) / static_cast<double>(limits_.max_model_len));
+  if (config.capture_graphs_at_start && !model_->graph_sizes().empty()) {
+    const auto before = backend_->memory_info();
+    const auto capture_started = std::chrono::steady_clock::now();
+    model_->capture_graphs(kv_cache_, static_cast<std::int32_t>(block_size));
+    const auto after = backend_->memory_info();
+    log::info("Graph capturing finished in {:.0f} secs, took {:.2f} GiB",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - capture_started).count(),
+              (static_cast<double>(before->free) - static_cast<double>(after->free)) / (1024.0 * 1024.0 * 1024.0));
+  }
 }
 
 Engine::~Engine() = default;

@@ -32,6 +32,9 @@ struct EngineConfig {
   bool enable_prefix_caching = true;
   bool enforce_eager = false;  // vLLM's --enforce-eager: no CUDA graphs for decode steps
   bool profile = false;  // time each operation on the GPU (Backend::set_profiling); graphs are then off
+  // Capture every decode graph at startup, as vLLM does, rather than at each size's first step: for
+  // servers and benchmarks, whose steps should not pay for it; a single generation needs few sizes.
+  bool capture_graphs_at_start = false;
   std::optional<RopeScaling> rope_scaling;  // replaces config.json's
   std::optional<double> rope_theta;
   std::uint64_t seed = 0;  // where requests without a seed of their own draw from (vLLM's --seed)

@@ -149,14 +149,16 @@ int check_device_sampling(const std::filesystem::path& folder) {
 
 // Decode steps replay CUDA graphs unless --enforce-eager. With 8 requests the decode batch is exactly
 // a capture size, so the graph runs the same kernels on the same shapes as eager steps: tokens and
-// logprobs must be identical. Profiling must see every kind of operation.
+// logprobs must be identical, whether the graphs were captured at startup (from idle sequences) or at
+// their first step. Profiling must see every kind of operation.
 int check_graphs(const std::filesystem::path& folder) {
   auto cases = llmctl::read_json_file(folder / "expected.json")["cases"];
   cases.erase(cases.begin() + 8, cases.end());
-  auto run = [&](bool eager, bool profile) {
+  auto run = [&](bool eager, bool profile, bool at_start = false) {
     auto config = cuda_engine(folder);
     config.enforce_eager = eager;
     config.profile = profile;
+    config.capture_graphs_at_start = at_start;
     Engine engine(config);
     const auto params = greedy_params(2);
     for (const auto& c : cases) engine.add({c["name"], c["prompt_token_ids"].get<std::vector<TokenId>>(), params});
@@ -171,13 +173,15 @@ int check_graphs(const std::filesystem::path& folder) {
     return std::pair{results, operations};
   };
   const auto [graphed, none] = run(false, false);
+  const auto [captured_at_start, none_at_start] = run(false, false, true);
   const auto [eager, none_either] = run(true, false);
   const auto [profiled, operations] = run(false, true);
   auto has = [&](const std::string& name) { return std::find(operations.begin(), operations.end(), name) != operations.end(); };
   int failures = 0;
   for (const auto& [what, ok] : {std::pair{"decode graphs = eager, bit for bit", graphed == eager && graphed.size() == 8},
+                                 std::pair{"graphs captured at startup = eager, bit for bit", captured_at_start == eager},
                                  std::pair{"profiling: same results", profiled == eager},
-                                 std::pair{"profiling: no times without it", none.empty() && none_either.empty()},
+                                 std::pair{"profiling: no times without it", none.empty() && none_either.empty() && none_at_start.empty()},
                                  std::pair{"profiling: every operation timed",
                                            has("attention (decode)") && has("attention (prefill)") && has("embed") &&
                                                has("add_rms_norm") && has("silu_mul") &&

@@ -25,6 +25,7 @@ class CpuBackend final : public Backend {
   void reserve_steps(const StepLimits&, const HeadLayout&, std::int64_t) override {}
   void prepare_step(const StepBatch&) override {}
   void run_graph(std::int64_t, const std::function<void()>& enqueue) override { enqueue(); }
+  void capture_graph(std::int64_t, const std::function<void()>&) override {}
   void set_profiling(bool on) override;
   std::vector<OperationTime> operation_times() const override { return {}; }
 

@@ -227,32 +227,34 @@ void CudaBackend::run_graph(std::int64_t key, const std::function<void()>& enque
     enqueue();
     return;
   }
-  auto it = graphs_.find(key);
-  if (it == graphs_.end()) {
-    const auto started = std::chrono::steady_clock::now();
-    // Captured per thread: the engine's thread is the only one that touches this stream.
-    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
-    cudaGraph_t graph = nullptr;
-    try {
-      enqueue();
-    } catch (...) {
-      cudaStreamEndCapture(stream_, &graph);
-      if (graph) cudaGraphDestroy(graph);
-      cudaGetLastError();
-      throw;
-    }
-    check(cudaStreamEndCapture(stream_, &graph), "cudaStreamEndCapture");
-    const auto captured = std::chrono::steady_clock::now();
-    cudaGraphExec_t exec = nullptr;
-    const auto instantiated = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    check(instantiated, "cudaGraphInstantiate");
-    it = graphs_.emplace(key, exec).first;
-    const auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
-    log::debug("CUDA graph for {} decode tokens: captured in {:.1f} ms, instantiated in {:.1f} ms", key,
-               ms(started, captured), ms(captured, std::chrono::steady_clock::now()));
+  capture_graph(key, enqueue);
+  check(cudaGraphLaunch(graphs_.at(key), stream_), "cudaGraphLaunch");
+}
+
+void CudaBackend::capture_graph(std::int64_t key, const std::function<void()>& enqueue) {
+  if (timer_.on() || graphs_.contains(key)) return;
+  const auto started = std::chrono::steady_clock::now();
+  // Captured per thread: the engine's thread is the only one that touches this stream.
+  check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+  cudaGraph_t graph = nullptr;
+  try {
+    enqueue();
+  } catch (...) {
+    cudaStreamEndCapture(stream_, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();
+    throw;
   }
-  check(cudaGraphLaunch(it->second, stream_), "cudaGraphLaunch");
+  check(cudaStreamEndCapture(stream_, &graph), "cudaStreamEndCapture");
+  const auto captured = std::chrono::steady_clock::now();
+  cudaGraphExec_t exec = nullptr;
+  const auto instantiated = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  check(instantiated, "cudaGraphInstantiate");
+  graphs_.emplace(key, exec);
+  const auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
+  log::debug("CUDA graph for {} decode tokens: captured in {:.1f} ms, instantiated in {:.1f} ms", key,
+             ms(started, captured), ms(captured, std::chrono::steady_clock::now()));
 }
 
 void CudaBackend::embed(const Tensor& table, const StepBatch&, const Tensor& out) {

@@ -42,6 +42,7 @@ class CudaBackend final : public Backend {
   void reserve_steps(const StepLimits& limits, const HeadLayout& heads, std::int64_t vocab_size) override;
   void prepare_step(const StepBatch& batch) override;
   void run_graph(std::int64_t key, const std::function<void()>& enqueue) override;
+  void capture_graph(std::int64_t key, const std::function<void()>& enqueue) override;
   void set_profiling(bool on) override { timer_.set(on); }
   std::vector<OperationTime> operation_times() const override { return timer_.totals(); }
 

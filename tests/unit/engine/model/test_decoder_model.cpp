@@ -72,8 +72,20 @@ TEST_CASE("decode steps pad to vLLM's capture sizes within the sequence limit") 
   CHECK(graphs.model->graph_size(9) == 16);
   CHECK(graphs.model->graph_size(40) == 40);
   CHECK(graphs.model->graph_size(41) == 0);  // past max_sequences: no graph
+  CHECK(graphs.model->graph_sizes() == std::vector<std::int64_t>{40, 32, 24, 16, 8, 4, 2, 1});
   Model eager({64, 40, 4}, false);
   CHECK(eager.model->graph_size(1) == 0);
+  CHECK(eager.model->graph_sizes().empty());
+}
+
+TEST_CASE("graph sizes stop at 512 and skip sizes past max_sequences") {
+  Model many({1024, 1024, 4}, true);
+  const auto sizes = many.model->graph_sizes();
+  REQUIRE(sizes.size() == 3 + 64);
+  CHECK(sizes.front() == 512);
+  CHECK(sizes[sizes.size() - 4] == 8);
+  Model odd({64, 38, 4}, true);  // 37 and 38 pad to 40, past the limit: they run without a graph
+  CHECK(odd.model->graph_sizes().front() == 32);
 }
 
 TEST_CASE("padded_decode_batch adds idle sequences that write nothing") {

@@ -122,15 +122,13 @@ struct RawLogprobs {
   }
 };
 
-// NaN would poison every comparison and +inf every subtraction: they become -inf and the largest float,
-// the limits that keep the ordering the model meant. The normalizer (a pass of exp over the vocabulary)
-// only where asked for.
+// The logits as the sampler reads them (readable_logit); the normalizer (a pass of exp over the
+// vocabulary) only where asked for.
 RawLogprobs read_raw_logits(std::span<float> logits, Scratch& s, bool normalize) {
   RawLogprobs raw;
   for (std::size_t i = 0; i < logits.size(); ++i) {
     float& x = logits[i];
-    if (std::isnan(x)) x = kNegInf;
-    if (x == std::numeric_limits<float>::infinity()) x = std::numeric_limits<float>::max();
+    x = readable_logit(x);
     if (x > raw.max) {
       raw.max = x;
       raw.argmax = static_cast<TokenId>(i);
@@ -397,6 +395,11 @@ void check_vocab(std::size_t vocab) {
 }
 
 }  // namespace
+
+float readable_logit(float logit) {
+  if (std::isnan(logit)) return kNegInf;
+  return logit == std::numeric_limits<float>::infinity() ? std::numeric_limits<float>::max() : logit;
+}
 
 float penalized_logit(float logit, bool in_prompt, std::uint32_t output_count, float repetition_penalty,
                       float frequency_penalty, float presence_penalty) {

@@ -58,6 +58,11 @@ SampledToken sample_token(std::span<float> logits, const SamplingContext& contex
 // and output tokens), frequency and presence (output tokens) penalties, in float as vLLM computes them.
 void apply_bans_and_penalties(std::span<float> logits, const SamplingContext& context);
 
+// How the sampler reads a logit: NaN, which would poison every comparison, as -inf, and +inf, which
+// would poison every subtraction, as the largest float: the limits that keep the ordering the model
+// meant. The CPU backend's draws read them so too (kernels/sampling.cu does the same).
+float readable_logit(float logit);
+
 // vLLM's penalties of one token in its float arithmetic: the repetition penalty (when not 1) for a token
 // of the prompt or the output, then the frequency and presence penalties for one seen `output_count`
 // times in the output. The CPU backend's draws use it too (kernels/sampling.cu computes the same).

@@ -34,11 +34,6 @@ float adjusted(float logit, std::uint32_t flags, std::uint32_t count, const Back
                          request.frequency_penalty, request.presence_penalty);
 }
 
-float clean(float x) {
-  if (std::isnan(x)) return -kInfinity;
-  return x == kInfinity ? FLT_MAX : x;
-}
-
 // The largest value v such that the measures of the values at v or above reach `target`; -inf when they
 // cannot (select_threshold of the kernel). `values`: (value, measure), measures nonzero.
 float threshold(std::vector<std::pair<float, std::uint64_t>>& values, std::uint64_t target) {
@@ -53,7 +48,7 @@ float threshold(std::vector<std::pair<float, std::uint64_t>>& values, std::uint6
 Backend::DeviceSampled filtered_draw(std::span<const float> logits, const Backend::DeviceSample& request) {
   const std::size_t vocab = logits.size();
   float max_logit = -kInfinity;
-  for (const float x : logits) max_logit = std::max(max_logit, clean(x));
+  for (const float x : logits) max_logit = std::max(max_logit, readable_logit(x));
   if (max_logit == -kInfinity) return {0};
   const float inverse_temperature = 1.0f / request.temperature;
   // min_p as a logit, weights below e^-87 counting as none (min_p_floor of the kernel).
@@ -63,14 +58,14 @@ Backend::DeviceSampled filtered_draw(std::span<const float> logits, const Backen
   std::vector<std::pair<float, std::uint64_t>> counted;
   if (request.top_k > 0 && request.top_k < static_cast<std::int64_t>(vocab)) {
     for (const float x : logits)
-      if (clean(x) > -kInfinity) counted.emplace_back(clean(x), 1);
+      if (readable_logit(x) > -kInfinity) counted.emplace_back(readable_logit(x), 1);
     floor = std::max(floor, threshold(counted, static_cast<std::uint64_t>(request.top_k)));
   }
   if (request.top_p < 1.0f) {
     counted.clear();
     std::uint64_t total = 0;
     for (const float x : logits) {
-      const float c = clean(x);
+      const float c = readable_logit(x);
       if (!(c >= floor)) continue;
       if (const auto measure = static_cast<std::uint64_t>(std::exp((c - max_logit) * inverse_temperature) * kMassScale)) {
         counted.emplace_back(c, measure);
@@ -85,7 +80,7 @@ Backend::DeviceSampled filtered_draw(std::span<const float> logits, const Backen
   float best_score = -FLT_MAX;
   std::int32_t best = std::numeric_limits<std::int32_t>::max();
   for (std::size_t i = 0; i < vocab; ++i) {
-    const float x = clean(logits[i]);
+    const float x = readable_logit(logits[i]);
     if (!(x >= floor)) continue;
     const float score = gumbel_score(x, inverse_temperature, request.seed, i);
     if (score > best_score) {  // the first of equal scores wins, as on the GPU

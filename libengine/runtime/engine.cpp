@@ -60,6 +60,8 @@ struct Engine::Request {
 
 namespace {
 
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
 std::vector<TokenId> collect_eos_ids(const std::filesystem::path& folder, const ModelConfig& config,
                                      const Tokenizer* tokenizer) {
   std::vector<TokenId> ids;
@@ -126,7 +128,6 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
     // vLLM's accounting, measured instead of profiled (every activation buffer is allocated up front):
     // the KV cache gets total x utilization minus this process's own memory. Its runtime (context,
     // cuBLAS) is the figure mem-estimate uses; memory of other processes is not this engine's.
-    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
     log::info("Model loading took {:.2f} GiB and {:.2f} seconds",
               static_cast<double>(at_start->free - after_weights->free) / kGiB,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -167,7 +168,7 @@ Engine::Engine(const EngineConfig& config) : engine_seed_(config.seed) {
     const auto after = backend_->memory_info();
     log::info("Graph capturing finished in {:.0f} secs, took {:.2f} GiB",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - capture_started).count(),
-              (static_cast<double>(before->free) - static_cast<double>(after->free)) / (1024.0 * 1024.0 * 1024.0));
+              (static_cast<double>(before->free) - static_cast<double>(after->free)) / kGiB);
   }
 }
 

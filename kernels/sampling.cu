@@ -16,12 +16,31 @@ constexpr int kThreads = 256;
 constexpr int kPerThread = 32;  // logits per thread and slice, all requested before the first is used
 constexpr int kSliceElements = kThreads * kPerThread;
 
-// In [2^-24, 1 - 2^-24], exactly: 23 bits plus a half stay representable in a float. (24 bits plus a
-// half rounded the top values to 1.0, whose -log(-log(u)) is +inf: one token in 2^24 won whatever its
-// probability, about 1% of the rows of a 152k vocabulary.)
-__device__ float uniform(std::uint64_t seed, std::uint64_t index) {
-  const std::uint64_t x = splitmix64(seed ^ (index * kSplitmixGamma));
-  return (static_cast<float>(x >> 41) + 0.5f) * 0x1.0p-23f;
+// The Gumbel noise of token `index` in a row drawn with `seed`: a 64-bit key mixed from the seed once a
+// row, then two rounds of a 32-bit mixer keyed by its halves (a 64-bit mixer a token cost several times
+// more multiplies), 23 bits of which give u in [2^-24, 1 - 2^-24], exactly: 23 bits plus a half stay
+// representable in a float. (24 bits plus a half rounded the top values to 1.0, whose -log(-log(u)) is
+// +inf: one token in 2^24 won whatever its probability.) The inner logarithm is precise: __logf's
+// absolute error near 1, about 2^-21, can make -log(u) zero or negative. The outer one's argument is
+// positive, and __logf's 3 ulp there move a score by far less than the noise spreads them.
+// lowbias32, as libengine/common/splitmix.hpp's mix32: the two must agree.
+__device__ std::uint32_t mix32(std::uint32_t x) {
+  x = (x ^ (x >> 16)) * 0x7feb352du;
+  x = (x ^ (x >> 15)) * 0x846ca68bu;
+  return x ^ (x >> 16);
+}
+
+struct NoiseKey {
+  std::uint32_t low, high;
+};
+__device__ NoiseKey noise_key(std::uint64_t seed) {
+  const std::uint64_t key = splitmix64(seed);
+  return {static_cast<std::uint32_t>(key), static_cast<std::uint32_t>(key >> 32)};
+}
+__device__ float gumbel(NoiseKey key, std::int64_t index) {
+  const std::uint32_t x = mix32(mix32(static_cast<std::uint32_t>(index) ^ key.low) ^ key.high);
+  const float u = (static_cast<float>(x >> 9) + 0.5f) * 0x1.0p-23f;
+  return -__logf(-logf(u));
 }
 
 // Whether a row draws with min_p, top_k or top_p (a greedy one ignores them): Backend::DeviceSample's
@@ -69,6 +88,7 @@ __global__ void __launch_bounds__(kThreads)
   const float* row = logits + static_cast<std::int64_t>(request.row) * vocab;
   const bool greedy = request.temperature <= 0.0f;
   const float inverse_temperature = greedy ? 1.0f : 1.0f / request.temperature;
+  const NoiseKey key = noise_key(request.seed);
   const std::int64_t begin = static_cast<std::int64_t>(blockIdx.y) * kSliceElements;
   float values[kPerThread];
 #pragma unroll
@@ -81,8 +101,7 @@ __global__ void __launch_bounds__(kThreads)
   for (int k = 0; k < kPerThread; ++k) {
     const std::int64_t i = begin + k * kThreads + threadIdx.x;
     if (i >= vocab) break;
-    // Precise logarithms: __logf's absolute error near 1 (about 2^-21) can make -log(u) zero or negative.
-    const float score = greedy ? values[k] : values[k] * inverse_temperature - logf(-logf(uniform(request.seed, i)));
+    const float score = greedy ? values[k] : values[k] * inverse_temperature + gumbel(key, i);
     best = better(best, {score, static_cast<std::int32_t>(i)});
   }
   best = block_best(best);
@@ -402,9 +421,10 @@ __global__ void __launch_bounds__(kFilterThreads)
                                           KeptWeight{max_logit, inverse_temperature, floor}, 0ull, request.top_p, selection));
 
   Best best{-FLT_MAX, 0x7fffffff};
+  const NoiseKey key = noise_key(request.seed);
   for_each_logit(row, vocab, [&](std::int64_t i, float x) {
     if (!(x >= floor)) return;
-    const float score = x * inverse_temperature - logf(-logf(uniform(request.seed, i)));
+    const float score = x * inverse_temperature + gumbel(key, i);
     best = better(best, {score, static_cast<std::int32_t>(i)});
   });
   best = block_best(best);

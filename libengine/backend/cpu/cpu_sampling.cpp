@@ -18,14 +18,17 @@ constexpr float kInfinity = std::numeric_limits<float>::infinity();
 constexpr std::uint32_t kCountMask = Backend::kBanned - 1;
 constexpr float kMassScale = 0x1.0p40f;  // top_p's fixed-point weights, as the kernel sums them
 
-// The noise of kernels/sampling.cu: in [2^-24, 1 - 2^-24], so that -log(-log(u)) is finite.
-float uniform(std::uint64_t seed, std::uint64_t index) {
-  const std::uint64_t x = splitmix64(seed ^ (index * kSplitmixGamma));
-  return (static_cast<float>(x >> 41) + 0.5f) * 0x1.0p-23f;
+// The Gumbel noise of kernels/sampling.cu (gumbel there): token `index` of a row drawn with `seed`.
+float gumbel(std::uint64_t seed, std::size_t index) {
+  const std::uint64_t key = splitmix64(seed);
+  const std::uint32_t x = mix32(mix32(static_cast<std::uint32_t>(index) ^ static_cast<std::uint32_t>(key)) ^
+                                static_cast<std::uint32_t>(key >> 32));
+  const float u = (static_cast<float>(x >> 9) + 0.5f) * 0x1.0p-23f;
+  return -std::log(-std::log(u));
 }
 
 float gumbel_score(float logit, float inverse_temperature, std::uint64_t seed, std::size_t token) {
-  return logit * inverse_temperature - std::log(-std::log(uniform(seed, token)));
+  return logit * inverse_temperature + gumbel(seed, token);
 }
 
 float adjusted(float logit, std::uint32_t flags, std::uint32_t count, const Backend::DeviceSample& request) {

@@ -16,13 +16,6 @@ constexpr int kThreads = 256;
 constexpr int kPerThread = 32;  // logits per thread and slice, all requested before the first is used
 constexpr int kSliceElements = kThreads * kPerThread;
 
-// The Gumbel noise of token `index` in a row drawn with `seed`: a 64-bit key mixed from the seed once a
-// row, then two rounds of a 32-bit mixer keyed by its halves (a 64-bit mixer a token cost several times
-// more multiplies), 23 bits of which give u in [2^-24, 1 - 2^-24], exactly: 23 bits plus a half stay
-// representable in a float. (24 bits plus a half rounded the top values to 1.0, whose -log(-log(u)) is
-// +inf: one token in 2^24 won whatever its probability.) The inner logarithm is precise: __logf's
-// absolute error near 1, about 2^-21, can make -log(u) zero or negative. The outer one's argument is
-// positive, and __logf's 3 ulp there move a score by far less than the noise spreads them.
 // lowbias32, as libengine/common/splitmix.hpp's mix32: the two must agree.
 __device__ std::uint32_t mix32(std::uint32_t x) {
   x = (x ^ (x >> 16)) * 0x7feb352du;
@@ -30,6 +23,13 @@ __device__ std::uint32_t mix32(std::uint32_t x) {
   return x ^ (x >> 16);
 }
 
+// The Gumbel noise of token `index` in a row drawn with `seed`: a 64-bit key mixed from the seed once a
+// row, then two rounds of a 32-bit mixer keyed by its halves (a 64-bit mixer for every token costs several
+// times the multiplies), 23 bits of which give u in [2^-24, 1 - 2^-24], exactly: 23 bits plus a half stay
+// representable in a float. (24 bits plus a half rounded the top values to 1.0, whose -log(-log(u)) is
+// +inf: one token in 2^24 won whatever its probability.) The inner logarithm is precise: __logf's
+// absolute error near 1, about 2^-21, can make -log(u) zero or negative. The outer one's argument is
+// positive, and __logf's 3 ulp there move a score by far less than the noise spreads them.
 struct NoiseKey {
   std::uint32_t low, high;
 };

@@ -5,7 +5,7 @@
 namespace llmctl {
 
 // splitmix64: counters mixed into well-spread 64-bit values, for cache keys and reproducible random
-// fills. (kernels/sampling.cu has the device twin. the two must give the same values.)
+// fills. (kernels/common.cuh has the device twin; the two must give the same values.)
 inline constexpr std::uint64_t kSplitmixGamma = 0x9e3779b97f4a7c15ull;
 
 inline std::uint64_t splitmix64(std::uint64_t x) {

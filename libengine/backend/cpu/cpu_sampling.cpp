@@ -18,17 +18,19 @@ constexpr float kInfinity = std::numeric_limits<float>::infinity();
 constexpr std::uint32_t kCountMask = Backend::kBanned - 1;
 constexpr float kMassScale = 0x1.0p40f;  // top_p's fixed-point weights, as the kernel sums them
 
-// The Gumbel noise of kernels/sampling.cu (gumbel there): token `index` of a row drawn with `seed`.
-float gumbel(std::uint64_t seed, std::size_t index) {
+// The Gumbel noise of kernels/sampling.cu (noise_key and gumbel there): the row's key, mixed from its
+// seed once a draw, then token `index`'s noise.
+struct NoiseKey {
+  std::uint32_t low, high;
+};
+NoiseKey noise_key(std::uint64_t seed) {
   const std::uint64_t key = splitmix64(seed);
-  const std::uint32_t x = mix32(mix32(static_cast<std::uint32_t>(index) ^ static_cast<std::uint32_t>(key)) ^
-                                static_cast<std::uint32_t>(key >> 32));
+  return {static_cast<std::uint32_t>(key), static_cast<std::uint32_t>(key >> 32)};
+}
+float gumbel(NoiseKey key, std::size_t index) {
+  const std::uint32_t x = mix32(mix32(static_cast<std::uint32_t>(index) ^ key.low) ^ key.high);
   const float u = (static_cast<float>(x >> 9) + 0.5f) * 0x1.0p-23f;
   return -std::log(-std::log(u));
-}
-
-float gumbel_score(float logit, float inverse_temperature, std::uint64_t seed, std::size_t token) {
-  return logit * inverse_temperature + gumbel(seed, token);
 }
 
 float adjusted(float logit, std::uint32_t flags, std::uint32_t count, const Backend::DeviceSample& request) {
@@ -80,12 +82,13 @@ Backend::DeviceSampled filtered_draw(std::span<const float> logits, const Backen
     floor = std::max(floor, threshold(counted, target));
   }
 
+  const NoiseKey key = noise_key(request.seed);
   float best_score = -FLT_MAX;
   std::int32_t best = std::numeric_limits<std::int32_t>::max();
   for (std::size_t i = 0; i < vocab; ++i) {
     const float x = readable_logit(logits[i]);
     if (!(x >= floor)) continue;
-    const float score = gumbel_score(x, inverse_temperature, request.seed, i);
+    const float score = x * inverse_temperature + gumbel(key, i);
     if (score > best_score) {  // the first of equal scores wins, as on the GPU
       best_score = score;
       best = static_cast<std::int32_t>(i);
@@ -122,10 +125,11 @@ Backend::DeviceSampled cpu_draw(std::span<const float> logits, const Backend::De
   if (request.filtered(static_cast<std::int64_t>(logits.size()))) return filtered_draw(logits, request);
   const bool greedy = request.temperature <= 0.0f;
   const float inverse_temperature = greedy ? 1.0f : 1.0f / request.temperature;
+  const NoiseKey key = noise_key(request.seed);
   float best_score = -FLT_MAX;
   std::int32_t best = std::numeric_limits<std::int32_t>::max();  // none: every logit -inf or NaN
   for (std::size_t i = 0; i < logits.size(); ++i) {
-    const float score = greedy ? logits[i] : gumbel_score(logits[i], inverse_temperature, request.seed, i);
+    const float score = greedy ? logits[i] : logits[i] * inverse_temperature + gumbel(key, i);
     if (score > best_score) {  // the first of equal scores wins, as on the GPU
       best_score = score;
       best = static_cast<std::int32_t>(i);

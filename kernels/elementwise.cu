@@ -164,13 +164,13 @@ __global__ void rotary_write_kv_kernel(T* qkv, std::int64_t row_width, Heads hea
   }
 }
 
-// 8 elements per thread, over all rows at once (a single row would leave most of the GPU idle).
+// 8 elements per thread: blockIdx.x a slice of kRowThreads vectors of a row, blockIdx.y the row (and every
+// gridDim.y-th after it). Rows in the grid rather than in a flat index spare each thread a 64-bit division.
 template <typename T>
-__global__ void silu_mul_kernel(const T* gate_up, std::int64_t width, std::int64_t vectors, T* out) {
-  const std::int64_t per_row = width / 8;
-  for (std::int64_t v = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; v < vectors;
-       v += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t r = v / per_row, c = v % per_row * 8;
+__global__ void silu_mul_kernel(const T* gate_up, std::int64_t rows, std::int64_t width, T* out) {
+  const std::int64_t c = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * 8;
+  if (c >= width) return;
+  for (std::int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     float gate[8], up[8];
     load8(gate_up + r * 2 * width + c, gate);
     load8(gate_up + r * 2 * width + width + c, up);
@@ -252,11 +252,11 @@ void rotary_write_kv(Element e, void* qkv, std::int64_t row_width, const Heads& 
 
 void silu_mul(Element e, const void* gate_up, std::int64_t rows, std::int64_t width, void* out, cudaStream_t stream) {
   if (width % 8 != 0) throw std::runtime_error("silu_mul: the width must be a multiple of 8");
-  const std::int64_t vectors = rows * width / 8;
-  if (vectors == 0) return;
-  const auto blocks = static_cast<unsigned>(std::min<std::int64_t>((vectors + kRowThreads - 1) / kRowThreads, 4096));
-  LLMCTL_DISPATCH(e, silu_mul_kernel<T><<<blocks, kRowThreads, 0, stream>>>(static_cast<const T*>(gate_up), width, vectors,
-                                                                            static_cast<T*>(out));)
+  if (rows == 0 || width == 0) return;
+  const dim3 grid(static_cast<unsigned>((width / 8 + kRowThreads - 1) / kRowThreads),
+                  static_cast<unsigned>(std::min<std::int64_t>(rows, 65535)));
+  LLMCTL_DISPATCH(e, silu_mul_kernel<T><<<grid, kRowThreads, 0, stream>>>(static_cast<const T*>(gate_up), rows, width,
+                                                                          static_cast<T*>(out));)
   check_launch("silu_mul");
 }
 

@@ -5,7 +5,8 @@
 // width too long for the bulk kernel's shared memory, which the other kernel takes on sm_90 too; feature
 // counts that leave blocks partly or wholly empty, with and without a bias, bf16/fp16 or f32 output; and on
 // sm_90 the residual add and RMSNorm fused into the product (the residual must then hold the sum exactly).
-// Then kernels/gemm.cpp (cuBLASLt), which takes more rows.
+// Then kernels/gemm.cpp (cuBLASLt), which takes more rows, alone and followed by the elementwise silu_mul as
+// the backend runs gate_up there (once on 66,000 rows: more than a grid's 65,535 in y).
 // Every output must be within the output type's rounding of the reference, plus the f32 sum's error.
 // Without a GPU it exits 77 (ctest: skipped).
 #include "gemm.hpp"
@@ -40,7 +41,7 @@ struct Case {
   bool out_f32;
   bool silu_mul;
   bool norm = false;  // x computed by the product from a residual and an addend (kernels::ResidualNorm)
-  bool cublas = false;  // through kernels::Gemm instead (no silu_mul, no norm)
+  bool cublas = false;  // through kernels::Gemm instead, then kernels::silu_mul for silu_mul (no norm)
 };
 
 kernels::Gemm& gemm() {  // one for all cases, as the backend keeps one
@@ -116,7 +117,14 @@ void run_case(const Case& c, std::mt19937& random) {
   check(cudaMemset(d_out, 0xff, out_bytes), "poison");  // NaN: every output must be written
   const kernels::ResidualNorm* fused = c.norm ? &norm : nullptr;
   const void* input = c.norm ? nullptr : d_x;
-  if (c.cublas)
+  if (c.cublas && c.silu_mul) {
+    void* d_gate_up = nullptr;
+    check(cudaMalloc(&d_gate_up, static_cast<std::size_t>(c.rows) * weight_rows * 2), "cudaMalloc");
+    gemm().linear(e, d_x, c.rows, c.in, d_weight, weight_rows, nullptr, d_gate_up, false, nullptr);
+    kernels::silu_mul(e, d_gate_up, c.rows, c.features, d_out, nullptr);
+    check(cudaDeviceSynchronize(), "silu_mul");
+    cudaFree(d_gate_up);
+  } else if (c.cublas)
     gemm().linear(e, d_x, c.rows, c.in, d_weight, c.features, c.bias ? d_bias : nullptr, d_out, c.out_f32, nullptr);
   else if (c.silu_mul)
     kernels::skinny_gemm_silu_mul(e, input, c.rows, c.in, d_weight, c.features, d_out, nullptr, fused);
@@ -247,6 +255,12 @@ int main() {
               !out_f32 && coin(random) == 1, out_f32, false, false, true},
              random);
   }
+  // gate_up beyond the skinny kernels' rows: cuBLASLt, then the elementwise silu_mul (widths of 8 to 720).
+  for (int i = 0; i < 4; ++i)
+    run_case({coin(random) ? bf16 : f16, many_rows(random), 8 * vectors(random) % 512 + 8, 8 * (features(random) % 90 + 1),
+              false, false, true, false, true},
+             random);
+  run_case({bf16, 66000, 8, 8, false, false, true, false, true}, random);
   // That combination is refused in one line, before cuBLASLt sees it (the pointers are never read).
   bool refused = false;
   try {

@@ -188,7 +188,7 @@ BenchCommand::BenchCommand()
 
   add_flag("--profile", o.profile,
            "Also print the GPU time of each kind of operation, from CUDA events (decode steps then run without graphs)");
-  add_engine_options(*this, o.engine);
+  add_engine_options(*this, o.engine, engine::UsageContext::offline);
 
   serve = add_subcommand("serve", "Measure an OpenAI-compatible server online, as vllm bench serve");
   serve->footer("See man llmctl-bench for details.");

@@ -12,9 +12,11 @@
 
 namespace llmctl::cli {
 
-void add_engine_options(CLI::App& app, EngineOptions& o) {
+void add_engine_options(CLI::App& app, EngineOptions& o, engine::UsageContext usage) {
   auto& config = o.config;
   auto& limits = config.limits;
+  limits.usage = usage;
+  const bool offline = usage == engine::UsageContext::offline;
   config.device = "auto";  // as vLLM, which picks its platform itself
   app.add_option("--device", config.device, "auto (the GPU when there is one, else the CPU), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
@@ -28,8 +30,9 @@ void add_engine_options(CLI::App& app, EngineOptions& o) {
   app.add_option("--max-num-seqs", limits.max_num_seqs,
                  "Most sequences in one step (default 1024 on GPUs of 70 GiB or more except A100, else 256)");
   add_token_count_option(app, "--max-num-batched-tokens", limits.max_num_batched_tokens,
-                         "Most tokens in one step; longer prompts are prefilled in chunks (default 8192 where "
-                         "--max-num-seqs defaults to 1024, else 2048)");
+                         fmt::format("Most tokens in one step; longer prompts are prefilled in chunks (default {} "
+                                     "where --max-num-seqs defaults to 1024, else {})",
+                                     offline ? 16384 : 8192, offline ? 8192 : 2048));
   app.add_option("--gpu-memory-utilization", limits.gpu_memory_utilization,
                  "Fraction of the GPU's memory the engine may use, KV cache included")
       ->capture_default_str();

@@ -17,7 +17,8 @@ struct EngineOptions {
   bool dummy_weights() const { return load_format == "dummy"; }
 };
 
-void add_engine_options(CLI::App& app, EngineOptions& options);
+// `usage`: whose defaults the limits take, vLLM's server's (serve) or its LLM class's (generate, bench).
+void add_engine_options(CLI::App& app, EngineOptions& options, engine::UsageContext usage);
 
 // The configuration the flags describe, with --device auto resolved, --rope-scaling parsed and
 // VLLM_CPU_KVCACHE_SPACE read (llmctl::Error for bad values); `model` is the resolved model folder.

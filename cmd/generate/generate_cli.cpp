@@ -48,7 +48,7 @@ GenerateCommand::GenerateCommand()
       ->check(CLI::IsMember({"auto", "vllm"}))
       ->capture_default_str();
 
-  add_engine_options(*this, o.engine);
+  add_engine_options(*this, o.engine, engine::UsageContext::offline);
 }
 
 bool GenerateCommand::given(const std::string& flag) const { return get_option(flag)->count() > 0; }

@@ -37,7 +37,7 @@ ServeCommand::ServeCommand()
   add_flag("--disable-log-requests", o.disable_log_requests, "Do not log each request as it arrives and ends");
   add_flag("--disable-log-stats", o.disable_log_stats, "Do not log the throughput and cache line every 10 seconds");
   add_option("--seed", o.engine.config.seed, "Seed of the sampling of requests that give none")->capture_default_str();
-  add_engine_options(*this, o.engine);
+  add_engine_options(*this, o.engine, engine::UsageContext::server);
 }
 
 }  // namespace llmctl::cli

@@ -10,7 +10,9 @@ EngineLimits resolve_limits(EngineLimits limits, std::int64_t model_max_len, std
                             bool gpu_is_a100) {
   const bool large_gpu = gpu_memory_bytes >= 70ull * 1024 * 1024 * 1024 && !gpu_is_a100;
   if (limits.max_model_len == 0) limits.max_model_len = model_max_len;
-  if (limits.max_num_batched_tokens == 0) limits.max_num_batched_tokens = large_gpu ? 8192 : 2048;
+  const bool offline = limits.usage == UsageContext::offline;
+  if (limits.max_num_batched_tokens == 0)
+    limits.max_num_batched_tokens = large_gpu ? (offline ? 16384 : 8192) : (offline ? 8192 : 2048);
   if (limits.max_num_seqs == 0) limits.max_num_seqs = large_gpu ? 1024 : 256;
 
   if (limits.max_model_len < 1) throw Error(fmt::format("--max-model-len must be positive (got {})", limits.max_model_len));

@@ -1,7 +1,10 @@
 #include "common/cli.hpp"
 
 #include "common/error.hpp"
+#include "bench/bench_cli.hpp"
+#include "generate/generate_cli.hpp"
 #include "mem-estimate/mem_estimate_cli.hpp"
+#include "serve/serve_cli.hpp"
 
 #include <doctest/doctest.h>
 
@@ -35,4 +38,11 @@ TEST_CASE("mem-estimate parses vLLM's spellings, -tp included") {
   llmctl::cli::MemEstimateCommand bad;
   std::vector<const char*> bad_argv = {"llmctl-mem-estimate", "model", "--max-model-len", "lots"};
   CHECK(llmctl::cli::run(bad, static_cast<int>(bad_argv.size()), const_cast<char**>(bad_argv.data()), [] {}) == 2);
+}
+
+TEST_CASE("bench and generate take the defaults of vLLM's LLM class, serve those of its server") {
+  using llmctl::engine::UsageContext;
+  CHECK(llmctl::cli::BenchCommand().options.engine.config.limits.usage == UsageContext::offline);
+  CHECK(llmctl::cli::GenerateCommand().options.engine.config.limits.usage == UsageContext::offline);
+  CHECK(llmctl::cli::ServeCommand().options.engine.config.limits.usage == UsageContext::server);
 }

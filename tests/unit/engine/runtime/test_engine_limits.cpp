@@ -30,6 +30,20 @@ TEST_CASE("vLLM's defaults depend on the GPU") {
   CHECK(resolve_limits(chosen, 32768, 79 * GiB, false).max_num_seqs == 8);
 }
 
+TEST_CASE("offline, vLLM's LLM class takes larger steps than its server") {
+  EngineLimits offline;
+  offline.usage = UsageContext::offline;
+  const auto h100 = resolve_limits(offline, 32768, 79 * GiB, false);
+  CHECK(h100.max_num_batched_tokens == 16384);
+  CHECK(h100.max_num_seqs == 1024);
+  const auto a100 = resolve_limits(offline, 32768, 79 * GiB, true);
+  CHECK(a100.max_num_batched_tokens == 8192);
+  CHECK(a100.max_num_seqs == 256);
+  CHECK(resolve_limits(offline, 32768, 22 * GiB, false).max_num_batched_tokens == 8192);
+  offline.max_num_batched_tokens = 4096;
+  CHECK(resolve_limits(offline, 32768, 79 * GiB, false).max_num_batched_tokens == 4096);
+}
+
 TEST_CASE("bad limits name the flag") {
   EngineLimits limits;
   limits.max_model_len = 65536;

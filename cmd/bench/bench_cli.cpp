@@ -169,7 +169,8 @@ BenchCommand::BenchCommand()
   auto& o = options;
   add_model_argument(*this, o.model, "Model folder or hub id; with --load-format dummy only config.json is read");
   add_option("--model", o.model, "The model, as vllm bench names it");
-  add_flag("--latency", o.latency, "Time one batch end to end (vllm bench latency) instead of throughput");
+  add_flag("--latency", o.latency,
+           "Time one batch end to end (vllm bench latency) instead of throughput; prefix caching off unless asked");
   add_token_count_option(*this, "--input-len", o.input_len, "Prompt tokens per request (throughput default 1024, latency 32)");
   add_token_count_option(*this, "--output-len", o.output_len, "Output tokens per request")->capture_default_str();
   add_option("--num-prompts", o.num_prompts, "Requests in the throughput run")->capture_default_str();
@@ -189,6 +190,11 @@ BenchCommand::BenchCommand()
   add_flag("--profile", o.profile,
            "Also print the GPU time of each kind of operation, from CUDA events (decode steps then run without graphs)");
   add_engine_options(*this, o.engine, engine::UsageContext::offline);
+  // vllm bench latency turns prefix caching off unless asked: its iterations repeat their prompts, and each
+  // after the first would skip its prefill.
+  parse_complete_callback([this] {
+    if (options.latency && count("--enable-prefix-caching") == 0) options.engine.config.enable_prefix_caching = false;
+  });
 
   serve = add_subcommand("serve", "Measure an OpenAI-compatible server online, as vllm bench serve");
   serve->footer("See man llmctl-bench for details.");

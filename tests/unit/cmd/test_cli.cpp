@@ -46,3 +46,17 @@ TEST_CASE("bench and generate take the defaults of vLLM's LLM class, serve those
   CHECK(llmctl::cli::GenerateCommand().options.engine.config.limits.usage == UsageContext::offline);
   CHECK(llmctl::cli::ServeCommand().options.engine.config.limits.usage == UsageContext::server);
 }
+
+TEST_CASE("bench --latency turns prefix caching off unless asked, as vllm bench latency") {
+  const auto caching = [](std::vector<const char*> argv) {
+    llmctl::cli::BenchCommand command;
+    argv.insert(argv.begin(), {"llmctl-bench", "model"});
+    REQUIRE(llmctl::cli::run(command, static_cast<int>(argv.size()), const_cast<char**>(argv.data()), [] {}) == 0);
+    return command.options.engine.config.enable_prefix_caching;
+  };
+  CHECK(caching({}));
+  CHECK_FALSE(caching({"--latency"}));
+  CHECK(caching({"--latency", "--enable-prefix-caching"}));
+  CHECK_FALSE(caching({"--latency", "--no-enable-prefix-caching"}));
+  CHECK_FALSE(caching({"--no-enable-prefix-caching"}));
+}

@@ -1,7 +1,7 @@
 #include "common/cli.hpp"
 
-#include "common/error.hpp"
 #include "bench/bench_cli.hpp"
+#include "common/error.hpp"
 #include "generate/generate_cli.hpp"
 #include "mem-estimate/mem_estimate_cli.hpp"
 #include "serve/serve_cli.hpp"

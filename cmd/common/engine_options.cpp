@@ -16,7 +16,6 @@ void add_engine_options(CLI::App& app, EngineOptions& o, engine::UsageContext us
   auto& config = o.config;
   auto& limits = config.limits;
   limits.usage = usage;
-  const bool offline = usage == engine::UsageContext::offline;
   config.device = "auto";  // as vLLM, which picks its platform itself
   app.add_option("--device", config.device, "auto (the GPU when there is one, else the CPU), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
@@ -32,7 +31,8 @@ void add_engine_options(CLI::App& app, EngineOptions& o, engine::UsageContext us
   add_token_count_option(app, "--max-num-batched-tokens", limits.max_num_batched_tokens,
                          fmt::format("Most tokens in one step; longer prompts are prefilled in chunks (default {} "
                                      "where --max-num-seqs defaults to 1024, else {})",
-                                     offline ? 16384 : 8192, offline ? 8192 : 2048));
+                                     engine::default_max_num_batched_tokens(usage, true),
+                                     engine::default_max_num_batched_tokens(usage, false)));
   app.add_option("--gpu-memory-utilization", limits.gpu_memory_utilization,
                  "Fraction of the GPU's memory the engine may use, KV cache included")
       ->capture_default_str();

@@ -6,13 +6,17 @@
 
 namespace llmctl::engine {
 
+std::int64_t default_max_num_batched_tokens(UsageContext usage, bool large_gpu) {
+  if (usage == UsageContext::offline) return large_gpu ? 16384 : 8192;
+  return large_gpu ? 8192 : 2048;
+}
+
 EngineLimits resolve_limits(EngineLimits limits, std::int64_t model_max_len, std::uint64_t gpu_memory_bytes,
                             bool gpu_is_a100) {
   const bool large_gpu = gpu_memory_bytes >= 70ull * 1024 * 1024 * 1024 && !gpu_is_a100;
   if (limits.max_model_len == 0) limits.max_model_len = model_max_len;
-  const bool offline = limits.usage == UsageContext::offline;
   if (limits.max_num_batched_tokens == 0)
-    limits.max_num_batched_tokens = large_gpu ? (offline ? 16384 : 8192) : (offline ? 8192 : 2048);
+    limits.max_num_batched_tokens = default_max_num_batched_tokens(limits.usage, large_gpu);
   if (limits.max_num_seqs == 0) limits.max_num_seqs = large_gpu ? 1024 : 256;
 
   if (limits.max_model_len < 1) throw Error(fmt::format("--max-model-len must be positive (got {})", limits.max_model_len));

@@ -20,6 +20,10 @@ struct EngineLimits {
   UsageContext usage = UsageContext::server;
 };
 
+// vLLM's default step size: 8192 tokens on GPUs of 70 GiB or more other than A100 (`large_gpu`), else
+// 2048; twice as many offline.
+std::int64_t default_max_num_batched_tokens(UsageContext usage, bool large_gpu);
+
 // Fills the zero fields as vLLM does: max_model_len from the model; on GPUs with at least 70 GiB that are
 // not A100s, 1024 sequences and 8192 batched tokens (16384 offline), else 256 and 2048 (8192 offline).
 // Then checks every field and throws llmctl::Error with the flag name on a bad value.

@@ -21,7 +21,6 @@ namespace {
 
 constexpr int kQueryTile = kPrefillTileRows;
 constexpr int kWarps = 4;
-constexpr int kRowTiles = kQueryTile / kWarps / 16;  // 16-row mma tiles per warp
 // Shared-memory rows are padded by 16 bytes, so that the 8 rows an ldmatrix reads fall on different banks.
 __host__ __device__ constexpr int tile_stride(int dim) { return dim + 8; }
 __host__ __device__ constexpr std::size_t shared_bytes(int dim, int key_tile) {
@@ -33,6 +32,7 @@ __global__ void __launch_bounds__(kWarps * 32, 2)
     prefill_attention_kernel(const T* qkv, std::int64_t row_width, Heads heads, const T* keys, const T* values,
                              StepView step, const PrefillTile* tiles, float scale, std::int64_t window, T* out) {
 #if __CUDA_ARCH__ >= 800
+  constexpr int kRowTiles = kQueryTile / kWarps / 16;  // 16-row mma tiles per warp
   extern __shared__ __align__(128) unsigned char shared[];
   constexpr int kStride = tile_stride(kDim);
   T* q_tile = reinterpret_cast<T*>(shared);

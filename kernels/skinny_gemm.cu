@@ -37,11 +37,16 @@ constexpr std::int64_t kChunkBytes = 64 << 10;
 // stages), 2.33 s with 130 KB (the down product's two stages).
 constexpr std::int64_t kBulkSharedBytes = 150 << 10;
 
+// Weights are read once: past L1, and on sm_80 and later with the 256 bytes around them fetched into L2.
 inline __device__ int4 load_weights(const int4* p) {
   int4 v;
+#if __CUDA_ARCH__ >= 800
   asm("ld.global.nc.L1::no_allocate.L2::256B.v4.s32 {%0, %1, %2, %3}, [%4];"
       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
       : "l"(p));
+#else
+  asm("ld.global.nc.L1::no_allocate.v4.s32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+#endif
   return v;
 }
 
@@ -164,7 +169,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 
 // Blocks of the running bulk kernel that have finished reading the residual (launches are serialized on
 // the engine's one stream; the last block resets it).
-__device__ unsigned int residual_readers_done = 0;
+[[maybe_unused]] __device__ unsigned int residual_readers_done = 0;  // unused below sm_90
 
 // The bulk kernel: the same products (and parameters) on sm_90. Block b owns features [features * b / grid,
 // features * (b + 1) / grid), `per_chunk` of them to a stage of the ring (`stages` of them): the

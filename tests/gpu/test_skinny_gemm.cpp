@@ -168,7 +168,7 @@ void run_case(const Case& c, std::mt19937& random) {
   const double x_step = c.norm ? (e == kernels::Element::bf16 ? 0x1p-7 : 0x1p-10) : 0.0;
   for (int r = 0; r < c.rows; ++r)
     for (int f = 0; f < c.features; ++f) {
-      double magnitude = 0.0, expected = 0.0, allowed = 0.0;
+      double expected = 0.0, allowed = 0.0;
       if (c.silu_mul) {
         // silu(gate) * up of the exact products. The kernels' gate and up are their float sums (off by
         // f32_sum of the sum of |terms|, and by x_step of it where an element of x rounded the other way)
@@ -186,6 +186,7 @@ void run_case(const Case& c, std::mt19937& random) {
         const double by_up = std::fabs(gate * sigmoid);
         allowed = rounding * std::fabs(expected) + out_floor + by_gate * gate_error + by_up * up_error;
       } else {
+        double magnitude = 0.0;
         expected = dot(r, f, magnitude) + (c.bias ? to_float(e, bias[static_cast<std::size_t>(f)]) : 0.0);
         allowed = rounding * std::fabs(expected) + out_floor + f32_sum * (magnitude + 1.0) + x_step * magnitude;
       }

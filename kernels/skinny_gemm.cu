@@ -10,7 +10,7 @@
 //   the residual add and RMSNorm before the product into its prologue (ResidualNorm);
 // - elsewhere, a warp per output feature streams its weight row with 16-byte loads that bypass L1 (each
 //   weight is read once) and keeps the activation rows, which every warp reads, in L1.
-#include "common.cuh"
+#include "hopper.cuh"
 
 #include <algorithm>
 #include <cstdint>
@@ -205,33 +205,13 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
   let_next_kernel_start();
   if (threadIdx.x == 0) {
     for (int s = 0; s < stages; ++s) {
-      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(shared_address(full + s)));
-      asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(shared_address(empty + s)), "r"(kBulkWarps));
+      barrier_init(full + s, 1);
+      barrier_init(empty + s, kBulkWarps);
     }
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(shared_address(x_ready)));
-    // The barriers as the copy engine will see them.
-    asm volatile("fence.mbarrier_init.release.cluster;\n fence.proxy.async.shared::cta;" ::: "memory");
+    barrier_init(x_ready, 1);
+    barrier_init_fence();
   }
   __syncthreads();
-
-  // Bytes `bytes` from global `source` to shared `target`, counted on barrier `bar`.
-  const auto copy = [](void* target, const void* source, std::uint32_t bytes, std::uint64_t* bar) {
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
-                     shared_address(target)),
-                 "l"(source), "r"(bytes), "r"(shared_address(bar))
-                 : "memory");
-  };
-  const auto expect = [](std::uint64_t* bar, std::uint32_t bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(shared_address(bar)), "r"(bytes)
-                 : "memory");
-  };
-  const auto wait = [](std::uint64_t* bar, int parity) {
-    asm volatile(
-        "{\n .reg .pred done;\n waiting:\n mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n @!done bra waiting;\n}" ::"r"(
-            shared_address(bar)),
-        "r"(parity)
-        : "memory");
-  };
 
   if (warp == kBulkWarps) {  // the producer: one thread
     if (lane != 0) return;
@@ -241,20 +221,20 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
       const auto bytes = static_cast<std::uint32_t>(min(per_chunk, last - f) * vectors * 16);
       std::uint64_t* bar = full + c % stages;
       int4* stage = ring + (c % stages) * stage_vectors;
-      expect(bar, kParts * bytes);
-      copy(stage, w + static_cast<std::int64_t>(f) * vectors, bytes, bar);
+      barrier_expect(bar, kParts * bytes);
+      bulk_copy(stage, w + static_cast<std::int64_t>(f) * vectors, bytes, bar);
       if constexpr (kSiluMul)
-        copy(stage + per_chunk * vectors, w + static_cast<std::int64_t>(features + f) * vectors, bytes, bar);
+        bulk_copy(stage + per_chunk * vectors, w + static_cast<std::int64_t>(features + f) * vectors, bytes, bar);
     };
     for (int c = 0; c < min(stages, chunks); ++c) issue(c);
     if (residual == nullptr) {
       wait_for_previous_kernel();
       const auto x_bytes = static_cast<std::uint32_t>(kRows * vectors * 16);
-      expect(x_ready, x_bytes);
-      copy(xs, x, x_bytes, x_ready);
+      barrier_expect(x_ready, x_bytes);
+      bulk_copy(xs, x, x_bytes, x_ready);
     }
     for (int c = stages; c < chunks; ++c) {
-      wait(empty + c % stages, (c / stages + 1) & 1);  // released by its use c - stages
+      barrier_wait(empty + c % stages, (c / stages + 1) & 1);  // released by its use c - stages
       issue(c);
     }
     return;
@@ -280,7 +260,7 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
     return packed;
   };
   if (residual == nullptr) {
-    wait(x_ready, 0);
+    barrier_wait(x_ready, 0);
   } else {  // the rounded sums into xs, then normalized there in place
     __shared__ float squares[kRows][kBulkWarps];
 #pragma unroll
@@ -318,7 +298,7 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
   const int begin = vectors * segment / segments, end = vectors * (segment + 1) / segments;
   for (int c = 0; c < chunks; ++c) {
     const int f = first + c * per_chunk + feature_in_chunk;
-    wait(full + c % stages, (c / stages) & 1);
+    barrier_wait(full + c % stages, (c / stages) & 1);
     const int4* gate = ring + (c % stages) * stage_vectors + feature_in_chunk * vectors;
     const int4* up = gate + per_chunk * vectors;
     float sums[kParts][kRows] = {};
@@ -338,7 +318,7 @@ __global__ void __launch_bounds__(kBulkWarps * 32 + 32, 1)
     }
     __syncwarp();
     if (lane == 0)
-      asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(shared_address(empty + c % stages)) : "memory");
+      barrier_arrive(empty + c % stages);
     if (f < last) {
       float* p = partial + static_cast<std::int64_t>(f - first) * kParts * segments * kRows;
 #pragma unroll

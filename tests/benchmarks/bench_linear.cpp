@@ -1,8 +1,9 @@
-// The linear layers of decoding on the GPU: cuBLASLt against kernels/skinny_gemm.cu for the rows it
-// takes, and cuBLASLt alone for more rows (up to the 256 of a full decode batch), on Qwen2.5-7B's weight
-// shapes. Each time against its floor, measured in the same run: the weight bytes at the device's copy
-// bandwidth (every weight is read once) or, where larger, the FLOPs at its bf16 GEMM rate. Weights
-// rotate over enough copies that none is still in L2 from its previous use.
+// The linear layers of decoding on the GPU: cuBLASLt against our kernels where they apply (kernels/
+// skinny_gemm.cu for one or two rows, kernels/swiglu_gemm.cu for gate_up + silu_mul at 65-256 rows on
+// sm_90a), up to the 256 rows of a full decode batch, on Qwen2.5-7B's weight shapes. Each time against
+// its floor, measured in the same run: the weight bytes at the device's copy bandwidth (every weight is
+// read once) or, where larger, the FLOPs at its bf16 GEMM rate. Weights rotate over enough copies that
+// none is still in L2 from its previous use.
 //   bench_linear [--reps N]
 #include "ceilings.hpp"
 #include "gemm.hpp"
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
   };
   Gemm gemm(32u << 20);
   std::printf("%-20s %4s %12s %12s %9s %12s %9s\n", "weights", "rows", "floor us", "cuBLASLt us", "of floor",
-              "skinny us", "of floor");
+              "ours us", "of floor");
   for (const auto& s : shapes) {
     const std::size_t weight_bytes = static_cast<std::size_t>(s.in * s.out) * 2;
     const int copies = static_cast<int>(std::max<std::size_t>(1, (512u << 20) / weight_bytes + 1));
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
     fill_uniform(Element::bf16, x, kMaxRows * s.in, 2, -1.0f, 1.0f, nullptr);
     fill_uniform(Element::bf16, bias, s.out, 3, -1.0f, 1.0f, nullptr);
     const void* b = s.bias ? bias : nullptr;
-    for (const int rows : {1, 2, 3, 4, 8, 16, 64, 128, kMaxRows}) {
+    for (const int rows : {1, 2, 3, 4, 8, 16, 64, 65, 128, 192, kMaxRows}) {
       const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(s.in * s.out);
       const double floor_us =
           1e6 * std::max(static_cast<double>(weight_bytes) / bandwidth, flops / ceilings.gemm_flops_per_second);
@@ -99,15 +100,18 @@ int main(int argc, char** argv) {
         if (s.silu_mul) silu_mul(Element::bf16, gate_up, rows, s.out / 2, out, nullptr);
       });
       std::printf("%-20s %4d %12.1f %12.1f %8.1f%%", s.name, rows, floor_us, cublas, 100.0 * floor_us / cublas);
-      if (rows <= kSkinnyRows) {
-        const double skinny = time_us(reps, copies, [&](int i) {
+      const bool swiglu = s.silu_mul && swiglu_gemm_supports(rows, s.in, s.out / 2, x, weights[0], out);
+      if (rows <= kSkinnyRows || swiglu) {
+        const double ours = time_us(reps, copies, [&](int i) {
           const void* w = weights[static_cast<std::size_t>(i)];
-          if (s.silu_mul)
+          if (swiglu)
+            swiglu_gemm(Element::bf16, x, rows, s.in, w, s.out / 2, out, nullptr);
+          else if (s.silu_mul)
             skinny_gemm_silu_mul(Element::bf16, x, rows, s.in, w, s.out / 2, out, nullptr);
           else
             skinny_gemm(Element::bf16, x, rows, s.in, w, s.out, b, out, s.out_f32, nullptr);
         });
-        std::printf(" %12.1f %8.1f%%", skinny, 100.0 * floor_us / skinny);
+        std::printf(" %12.1f %8.1f%%", ours, 100.0 * floor_us / ours);
       }
       std::printf("\n");
     }

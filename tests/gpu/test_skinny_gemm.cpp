@@ -6,7 +6,8 @@
 // counts that leave blocks partly or wholly empty, with and without a bias, bf16/fp16 or f32 output; and on
 // sm_90 the residual add and RMSNorm fused into the product (the residual must then hold the sum exactly).
 // Then kernels/gemm.cpp (cuBLASLt), which takes more rows, alone and followed by the elementwise silu_mul as
-// the backend runs gate_up there (once on 66,000 rows: more than a grid's 65,535 in y).
+// the backend runs gate_up there (once on 66,000 rows: more than a grid's 65,535 in y); and
+// kernels/swiglu_gemm.cu, gate_up with silu_mul fused for a few hundred rows on sm_90a.
 // Every output must be within the output type's rounding of the reference, plus the f32 sum's error.
 // Without a GPU it exits 77 (ctest: skipped).
 #include "gemm.hpp"
@@ -42,6 +43,7 @@ struct Case {
   bool silu_mul;
   bool norm = false;  // x computed by the product from a residual and an addend (kernels::ResidualNorm)
   bool cublas = false;  // through kernels::Gemm instead, then kernels::silu_mul for silu_mul (no norm)
+  bool swiglu = false;  // silu_mul through kernels::swiglu_gemm (no norm)
 };
 
 kernels::Gemm& gemm() {  // one for all cases, as the backend keeps one
@@ -117,7 +119,9 @@ void run_case(const Case& c, std::mt19937& random) {
   check(cudaMemset(d_out, 0xff, out_bytes), "poison");  // NaN: every output must be written
   const kernels::ResidualNorm* fused = c.norm ? &norm : nullptr;
   const void* input = c.norm ? nullptr : d_x;
-  if (c.cublas && c.silu_mul) {
+  if (c.swiglu)
+    kernels::swiglu_gemm(e, d_x, c.rows, c.in, d_weight, c.features, d_out, nullptr);
+  else if (c.cublas && c.silu_mul) {
     void* d_gate_up = nullptr;
     check(cudaMalloc(&d_gate_up, static_cast<std::size_t>(c.rows) * weight_rows * 2), "cudaMalloc");
     gemm().linear(e, d_x, c.rows, c.in, d_weight, weight_rows, nullptr, d_gate_up, false, nullptr);
@@ -197,8 +201,8 @@ void run_case(const Case& c, std::mt19937& random) {
         std::printf("  row %d feature %d: expected %.9g, got %.9g, allowed error %.3g\n", r, f, expected, got, allowed);
       worst = std::max(worst, error / allowed);
     }
-  std::printf("%s %s%s rows %d in %5d features %5d%s%s%s%s: worst error %.2f of allowed, %d bad\n",
-              bad == 0 ? "ok  " : "FAIL", c.cublas ? "cuBLASLt " : "", e == kernels::Element::bf16 ? "bf16" : "fp16",
+  std::printf("%s %s%s%s rows %d in %5d features %5d%s%s%s%s: worst error %.2f of allowed, %d bad\n",
+              bad == 0 ? "ok  " : "FAIL", c.cublas ? "cuBLASLt " : "", c.swiglu ? "swiglu_gemm " : "", e == kernels::Element::bf16 ? "bf16" : "fp16",
               c.rows, c.in, c.features, c.norm ? " norm" : "",
               c.bias ? " +bias" : "", c.out_f32 ? " f32 out" : "", c.silu_mul ? " silu_mul" : "", worst, bad);
   std::fflush(stdout);  // each case shown before the next one runs, should it abort
@@ -274,6 +278,44 @@ int main(int argc, char** argv) {
               false, false, true, false, true},
              random);
   run_case({bf16, 66000, 8, 8, false, false, true, false, true}, random);
+  // gate_up and silu_mul in one kernel (sm_90a) for 65 to 256 rows: both row layouts (up to 128 rows and
+  // more), k not a multiple of the kernel's 64, widths that end mid-tile, one k as long as Qwen2.5-7B's;
+  // widths whose tiles nearly fill the multiprocessors, as swiglu_gemm_supports asks.
+  int multiprocessors = 0;
+  check(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, 0), "multiprocessors");
+  if (kernels::swiglu_gemm_supports(kernels::kSwigluGemmMaxRows, 8, 72 * multiprocessors, nullptr, nullptr, nullptr)) {
+    std::uniform_int_distribution<int> swiglu_rows(static_cast<int>(kernels::kSwigluGemmMinRows),
+                                                   static_cast<int>(kernels::kSwigluGemmMaxRows)),
+        spare_tiles(0, multiprocessors / 12), short_by(0, 35);
+    const int fixed_rows[] = {65, 128, 129, 256};
+    for (int i = 0; i < 7; ++i) {
+      const int r = i < 4 ? fixed_rows[i] : i == 4 ? 65 : swiglu_rows(random);  // 4: the long k, few rows
+      const int in = i == 4 ? 3584 : 8 * vectors(random) % 512 + 8;
+      const int width = 72 * (multiprocessors - spare_tiles(random)) - 2 * short_by(random);
+      if (!kernels::swiglu_gemm_supports(r, in, width, nullptr, nullptr, nullptr)) {
+        std::printf("FAIL swiglu_gemm_supports refuses rows %d in %d width %d\n", r, in, width);
+        ++failures;
+        continue;
+      }
+      run_case({coin(random) ? bf16 : f16, r, in, width, false, false, true, false, false, true}, random);
+    }
+    // Refused: rows beyond its range, a width whose tiles leave most of a wave idle, misaligned operands.
+    const auto* aligned = reinterpret_cast<const void*>(256);
+    const auto* off = reinterpret_cast<const void*>(258);
+    const int width = 72 * multiprocessors;
+    const bool refuses =
+        !kernels::swiglu_gemm_supports(kernels::kSwigluGemmMinRows - 1, 64, width, aligned, aligned, aligned) &&
+        !kernels::swiglu_gemm_supports(kernels::kSwigluGemmMaxRows + 1, 64, width, aligned, aligned, aligned) &&
+        !kernels::swiglu_gemm_supports(128, 64, 72 * (multiprocessors + 1), aligned, aligned, aligned) &&
+        !kernels::swiglu_gemm_supports(128, 64, width, off, aligned, aligned) &&
+        !kernels::swiglu_gemm_supports(128, 64, width, aligned, off, aligned) &&
+        !kernels::swiglu_gemm_supports(128, 60, width, aligned, aligned, aligned) &&
+        kernels::swiglu_gemm_supports(128, 64, width, aligned, aligned, aligned);
+    std::printf("%s swiglu_gemm_supports: refuses what the kernel cannot take\n", refuses ? "ok  " : "FAIL");
+    failures += refuses ? 0 : 1;
+  } else {
+    std::puts("skipped: no swiglu_gemm on this GPU or build");
+  }
   // That combination is refused in one line, before cuBLASLt sees it (the pointers are never read).
   bool refused = false;
   try {

@@ -289,9 +289,16 @@ void CudaBackend::linear(const Tensor& x, const Tensor& weight, const Tensor& bi
 
 void CudaBackend::linear_silu_mul(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& gate_up,
                                   const Tensor& out) {
+  const std::string name = timer_.on() ? fmt::format("linear {}x{} + silu_mul", weight.rows, weight.cols) : std::string();
   if (!bias && kernels::skinny_gemm_supports(x.rows, x.cols, x.data, weight.data)) {
-    run(timer_.on() ? fmt::format("linear {}x{} + silu_mul", weight.rows, weight.cols) : std::string(), [&] {
+    run(name, [&] {
       kernels::skinny_gemm_silu_mul(element(x.dtype), x.data, x.rows, x.cols, weight.data, out.cols, out.data, stream_);
+    });
+    return;
+  }
+  if (!bias && kernels::swiglu_gemm_supports(x.rows, x.cols, out.cols, x.data, weight.data, out.data)) {
+    run(name, [&] {
+      kernels::swiglu_gemm(element(x.dtype), x.data, x.rows, x.cols, weight.data, out.cols, out.data, stream_);
     });
     return;
   }

@@ -5,13 +5,14 @@
 // A block is a warpgroup that issues tensor copies and two that multiply (warpgroup MMAs). A tile is all
 // rows of x against kFeatures gate rows and the same up rows: one 144-column MMA, whose accumulators hold
 // a feature's gate and up sums in the same thread, so silu_mul needs no exchange. Each multiplying
-// warpgroup takes half of up to 128 or 256 rows. Stages of 64 k columns (x rows and the tile's 144 weight rows, 128
-// bytes each, 128-byte swizzled) stream through shared memory; blocks stay resident and take tiles
-// blockIdx.x, + gridDim.x, ... The weights of the first stages load before the kernel before has finished.
+// warpgroup takes half of up to 128 or 256 rows. Stages of 64 k columns (x rows and the tile's 144
+// weight rows, 128 bytes each, 128-byte swizzled) stream through shared memory; blocks stay resident and
+// take tiles blockIdx.x, + gridDim.x, ... The weights of the first stages load before the kernel before
+// has finished.
 #include "device_attributes.hpp"
 #include "hopper.cuh"
-#include "mma.cuh"
 #include "kernels.hpp"
+#include "mma.cuh"
 
 #include <cudaTypedefs.h>
 
@@ -165,7 +166,8 @@ CUtensorMap tensor_map(Element e, const void* base, std::int64_t inner, std::int
       encode(&map, e == Element::bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2,
              const_cast<void*>(base), dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
              CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  if (result != CUDA_SUCCESS) throw std::runtime_error("swiglu_gemm: cuTensorMapEncodeTiled failed (" + std::to_string(result) + ")");
+  if (result != CUDA_SUCCESS)
+    throw std::runtime_error("swiglu_gemm: cuTensorMapEncodeTiled failed (" + std::to_string(result) + ")");
   return map;
 }
 
@@ -196,7 +198,9 @@ bool swiglu_gemm_supports(std::int64_t rows, std::int64_t in, std::int64_t width
   // cuBLASLt, whose tiles fit it.
   const std::int64_t tiles = (width + kFeatures - 1) / kFeatures, sms = multiprocessor_count();
   const std::int64_t slots = (tiles + sms - 1) / sms * sms;
-  const auto aligned = [](const void* p, std::uintptr_t bytes) { return reinterpret_cast<std::uintptr_t>(p) % bytes == 0; };
+  const auto aligned = [](const void* p, std::uintptr_t bytes) {
+    return reinterpret_cast<std::uintptr_t>(p) % bytes == 0;
+  };
   return compute_capability_major() == 9 && rows >= kSwigluGemmMinRows && rows <= kSwigluGemmMaxRows && in % 8 == 0 &&
          width % 2 == 0 && 10 * tiles >= 9 * slots && aligned(x, 16) && aligned(gate_up, 16) && aligned(out, 4);
 #else

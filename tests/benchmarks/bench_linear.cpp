@@ -1,5 +1,5 @@
 // The linear layers of decoding on the GPU: cuBLASLt against our kernels where they apply (kernels/
-// skinny_gemm.cu for one or two rows, kernels/swiglu_gemm.cu for gate_up + silu_mul at 65-256 rows on
+// skinny_gemm.cu for one or two rows, kernels/swiglu_gemm.cu for gate_up + silu_mul at 32-256 rows on
 // sm_90a), up to the 256 rows of a full decode batch, on Qwen2.5-7B's weight shapes. Each time against
 // its floor, measured in the same run: the weight bytes at the device's copy bandwidth (every weight is
 // read once) or, where larger, the FLOPs at its bf16 GEMM rate. Weights rotate over enough copies that
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
     fill_uniform(Element::bf16, x, kMaxRows * s.in, 2, -1.0f, 1.0f, nullptr);
     fill_uniform(Element::bf16, bias, s.out, 3, -1.0f, 1.0f, nullptr);
     const void* b = s.bias ? bias : nullptr;
-    for (const int rows : {1, 2, 3, 4, 8, 16, 64, 65, 128, 192, kMaxRows}) {
+    for (const int rows : {1, 2, 3, 4, 8, 16, 32, 64, 128, 192, kMaxRows}) {
       const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(s.in * s.out);
       const double floor_us =
           1e6 * std::max(static_cast<double>(weight_bytes) / bandwidth, flops / ceilings.gemm_flops_per_second);

@@ -89,9 +89,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
   wait_for_previous_kernel();  // out may still be read by earlier kernels
   // The warpgroups' halves of the x rows: the first and the last kRows / 2 (overlapping below kRows rows,
-  // where the second stores only rows the first does not have). Copies past the last row read as zeros,
-  // but slowly: only below 64 rows do they happen (the second half then starts before row 0 and stores
-  // nothing), where the kernel is bound by the weights' bytes and still ahead of cuBLASLt.
+  // where the second stores only rows the first does not have). From 64 rows on no copy reaches past the
+  // last row: those read as zeros, but slowly (docs/benchmarks.md).
   const int half = threadIdx.x / 128 - 1;
   const int first_row = half == 0 ? 0 : rows - L::kRows / 2, skip_below = half == 0 ? 0 : L::kRows / 2;
   const int warp = threadIdx.x % 128 / 32, lane = threadIdx.x % 32;

@@ -1,5 +1,5 @@
 // The linear layers of decoding on the GPU: cuBLASLt against our kernels where they apply (kernels/
-// skinny_gemm.cu for one or two rows, kernels/swiglu_gemm.cu for gate_up + silu_mul at 32-256 rows on
+// skinny_gemm.cu for one or two rows, kernels/swiglu_gemm.cu for gate_up + silu_mul at 64-256 rows on
 // sm_90a), up to the 256 rows of a full decode batch, on Qwen2.5-7B's weight shapes. Each time against
 // its floor, measured in the same run: the weight bytes at the device's copy bandwidth (every weight is
 // read once) or, where larger, the FLOPs at its bf16 GEMM rate. Weights rotate over enough copies that

@@ -18,11 +18,15 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace {
@@ -220,8 +224,19 @@ void run_case(const Case& c, std::mt19937& random) {
 
 // gpu_skinny_gemm_test [SEED]: the shapes and values of a run, given the seed it printed.
 int main(int argc, char** argv) {
+  unsigned s = 0;
+  if (argc > 1) {  // checked first, so that a mistyped seed is reported on any machine
+    const std::string_view text = argv[1];
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), s);
+    if (error != std::errc{} || end != text.data() + text.size()) {
+      std::fprintf(stderr, "gpu_skinny_gemm_test: the seed must be a number from 0 to %u, not '%s'\n", UINT_MAX,
+                   argv[1]);
+      return 2;
+    }
+  } else {
+    s = std::random_device{}();
+  }
   if (!gpu_test::gpu_present()) return 77;
-  const unsigned s = argc > 1 ? static_cast<unsigned>(std::stoul(argv[1])) : std::random_device{}();
   std::printf("seed %u\n", s);
   std::fflush(stdout);  // shown even if a case aborts
   std::mt19937 random(s);

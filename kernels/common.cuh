@@ -58,6 +58,17 @@ void launch_overlapped(void (*kernel)(Params...), dim3 grid, dim3 block, std::si
   if (error != cudaSuccess) throw std::runtime_error(std::string("kernel launch: ") + cudaGetErrorString(error));
 }
 
+// Lets kKernel take `bytes` of dynamic shared memory (more than 48 KB needs asking), once per kernel: a
+// kernel's shared memory depends on its template arguments alone. Throws what the runtime refuses.
+template <auto kKernel>
+void reserve_shared_memory(int bytes, const char* what) {
+  static const cudaError_t error = cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (error != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(error));
+}
+
+// silu(gate) * up, as every kernel computes it: the fused products and silu_mul agree bit for bit.
+inline __device__ float silu_times(float gate, float up) { return gate / (1.0f + __expf(-gate)) * up; }
+
 // The 32-bit shared-memory address of `p` that PTX's shared-space instructions take.
 inline __device__ std::uint32_t shared_address(const void* p) {
   return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));

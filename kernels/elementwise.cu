@@ -175,7 +175,7 @@ __global__ void silu_mul_kernel(const T* gate_up, std::int64_t rows, std::int64_
     load8(gate_up + r * 2 * width + c, gate);
     load8(gate_up + r * 2 * width + width + c, up);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) gate[i] = gate[i] / (1.0f + __expf(-gate[i])) * up[i];
+    for (int i = 0; i < 8; ++i) gate[i] = silu_times(gate[i], up[i]);
     store8(out + r * width + c, gate);
   }
 }

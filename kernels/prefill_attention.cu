@@ -146,8 +146,8 @@ void launch_tiles(const void* qkv, std::int64_t row_width, const Heads& heads, c
                   const StepView& step, const PrefillTile* tiles, std::int64_t count, float scale, std::int64_t window,
                   void* out, cudaStream_t stream) {
   const auto bytes = static_cast<int>(shared_bytes(kDim, kKeyTile));
-  auto kernel = prefill_attention_kernel<T, kDim, kKeyTile>;
-  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  constexpr auto kernel = prefill_attention_kernel<T, kDim, kKeyTile>;
+  reserve_shared_memory<kernel>(bytes, "prefill_attention");
   const dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>(heads.kv_heads));
   kernel<<<grid, kWarps * 32, bytes, stream>>>(static_cast<const T*>(qkv), row_width, heads, static_cast<const T*>(keys),
                                                static_cast<const T*>(values), step, tiles, scale, window,

@@ -80,7 +80,7 @@ inline __device__ Out feature_output(float sum, float up_sum, const T* bias, int
   float value = sum;
   if constexpr (kSiluMul) {
     const float g = to_float(from_float<T>(sum)), u = to_float(from_float<T>(up_sum));
-    value = g / (1.0f + __expf(-g)) * u;
+    value = silu_times(g, u);
   } else if (bias != nullptr) {
     value += to_float(bias[feature]);
   }
@@ -392,10 +392,8 @@ BulkLayout bulk_layout(std::int64_t rows, std::int64_t in, std::int64_t features
 template <typename T, typename Out, int kRows, bool kSiluMul>
 void launch_bulk(const BulkLayout& layout, const T* x, int in, const T* weight, int features, const T* bias, Out* out,
                  const ResidualNorm* norm, cudaStream_t stream) {
-  auto* kernel = bulk_skinny_gemm_kernel<T, Out, kRows, kSiluMul>;
-  static const cudaError_t allowed =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bulk_shared_budget()));
-  if (allowed != cudaSuccess) throw std::runtime_error(std::string("skinny_gemm: ") + cudaGetErrorString(allowed));
+  constexpr auto kernel = bulk_skinny_gemm_kernel<T, Out, kRows, kSiluMul>;
+  reserve_shared_memory<kernel>(static_cast<int>(bulk_shared_budget()), "skinny_gemm");
   launch_overlapped(kernel, dim3(static_cast<unsigned>(multiprocessor_count())), dim3(kBulkWarps * 32 + 32),
                     static_cast<std::size_t>(layout.shared_bytes), stream, x, in, weight, features, bias, out,
                     layout.per_chunk, layout.stages, norm ? static_cast<T*>(norm->residual) : nullptr,

@@ -133,7 +133,7 @@ __global__ void __launch_bounds__(kThreads, 1)
           for (int e = 0; e < 2; ++e) {  // rounded to T first, as the separate product and silu_mul would
             const float g = to_float(from_float<T>(sums[b][4 * j + 2 * h + e]));
             const float u = to_float(from_float<T>(sums[b][4 * (j + kFeatures / 8) + 2 * h + e]));
-            value[e] = g / (1.0f + __expf(-g)) * u;
+            value[e] = silu_times(g, u);
           }
           *reinterpret_cast<std::uint32_t*>(out + static_cast<std::int64_t>(row) * width + column) =
               pack<T>(value[0], value[1]);
@@ -175,11 +175,8 @@ template <typename T, int kRowBlocks>
 void launch(Element e, const void* x, std::int64_t rows, std::int64_t in, const void* gate_up, std::int64_t width,
             void* out, cudaStream_t stream) {
   using L = Layout<kRowBlocks>;
-  auto* kernel = swiglu_gemm_kernel<T, kRowBlocks>;
-  static const bool configured = [kernel] {
-    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, L::kSharedBytes) == cudaSuccess;
-  }();
-  if (!configured) throw std::runtime_error("swiglu_gemm: cannot reserve the shared memory");
+  constexpr auto kernel = swiglu_gemm_kernel<T, kRowBlocks>;
+  reserve_shared_memory<kernel>(L::kSharedBytes, "swiglu_gemm");
   const auto* up = static_cast<const T*>(gate_up) + width * in;
   const std::int64_t tiles = (width + kFeatures - 1) / kFeatures;
   launch_overlapped(kernel, dim3(static_cast<unsigned>(std::min<std::int64_t>(tiles, multiprocessor_count()))),

@@ -1,10 +1,10 @@
-// The linear layers of decoding on the GPU: cuBLASLt against our kernels where they apply (kernels/
-// skinny_gemm.cu for one or two rows, kernels/swiglu_gemm.cu for gate_up + silu_mul at 64-256 rows on
-// sm_90a), up to the 256 rows of a full decode batch, on Qwen2.5-7B's weight shapes. Each time against
-// its floor, measured in the same run: the weight bytes at the device's copy bandwidth (every weight is
-// read once) or, where larger, the FLOPs at its bf16 GEMM rate. Weights rotate over enough copies that
-// none is still in L2 from its previous use.
-//   bench_linear [--reps N]
+// The linear layers on the GPU: cuBLASLt against our kernels where they apply (kernels/skinny_gemm.cu
+// for one or two rows, kernels/swiglu_gemm.cu for gate_up + silu_mul at 64-256 rows on sm_90a), by default
+// up to the 256 rows of a full decode batch, on Qwen2.5-7B's weight shapes. Each time against its floor,
+// measured in the same run: the weight bytes at the device's copy bandwidth (every weight is read once)
+// or, where larger, the FLOPs at its bf16 GEMM rate. Weights rotate over enough copies that none is
+// still in L2 from its previous use. --rows times other row counts (prefill's, say).
+//   bench_linear [--reps N] [--rows 512,4096,...]
 #include "ceilings.hpp"
 #include "gemm.hpp"
 #include "kernels.hpp"
@@ -57,7 +57,29 @@ double time_us(int reps, int copies, const std::function<void(int)>& op) {
 
 int main(int argc, char** argv) {
   int reps = 50;
-  if (argc == 3 && std::strcmp(argv[1], "--reps") == 0) reps = std::max(1, std::atoi(argv[2]));
+  std::vector<int> row_counts = {1, 2, 3, 4, 8, 16, 32, 64, 128, 192, 256};
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 < argc && std::strcmp(argv[i], "--reps") == 0) {
+      reps = std::max(1, std::atoi(argv[i + 1]));
+    } else if (i + 1 < argc && std::strcmp(argv[i], "--rows") == 0) {
+      row_counts.clear();
+      for (const char* p = argv[i + 1];; ++p) {
+        char* end = nullptr;
+        const long rows = std::strtol(p, &end, 10);
+        if (end == p || rows < 1 || rows > 65536 || (*end != ',' && *end != '\0')) {
+          std::fprintf(stderr, "bench_linear: --rows takes row counts from 1 to 65536, separated by commas\n");
+          return 2;
+        }
+        row_counts.push_back(static_cast<int>(rows));
+        p = end;
+        if (*p == '\0') break;
+      }
+    } else {
+      std::fprintf(stderr, "usage: bench_linear [--reps N] [--rows 512,4096,...]\n");
+      return 2;
+    }
+  }
+  const std::int64_t max_rows = *std::max_element(row_counts.begin(), row_counts.end());
   const Ceilings ceilings = measure_ceilings();
   // The floor is what llmctl bench's decode roofline assumes: the weight bytes at the copy rate (a pure
   // read stream can beat it: a copy also writes), or the FLOPs at the GEMM rate where that takes longer.
@@ -65,14 +87,13 @@ int main(int argc, char** argv) {
   std::printf("copy bandwidth %.2f TB/s (read + write), GEMM rate %.0f TFLOP/s: the floor below is the weight bytes "
               "or the FLOPs at those rates, whichever takes longer\n",
               bandwidth / 1e12, ceilings.gemm_flops_per_second / 1e12);
-  constexpr int kMaxRows = 256;
   const Shape shapes[] = {
       {"qkv", 3584, 4608, true, false, false},          {"o", 3584, 3584, false, false, false},
       {"gate_up", 3584, 37888, false, false, false},    {"gate_up + silu_mul", 3584, 37888, false, false, true},
       {"down", 18944, 3584, false, false, false},       {"lm_head", 3584, 152064, false, true, false},
   };
   Gemm gemm(32u << 20);
-  std::printf("%-20s %4s %12s %12s %9s %12s %9s\n", "weights", "rows", "floor us", "cuBLASLt us", "of floor",
+  std::printf("%-20s %5s %12s %12s %9s %12s %9s\n", "weights", "rows", "floor us", "cuBLASLt us", "of floor",
               "ours us", "of floor");
   for (const auto& s : shapes) {
     const std::size_t weight_bytes = static_cast<std::size_t>(s.in * s.out) * 2;
@@ -83,14 +104,14 @@ int main(int argc, char** argv) {
       fill_uniform(Element::bf16, w, s.in * s.out, 1, -0.02f, 0.02f, nullptr);
     }
     void *x = nullptr, *bias = nullptr, *gate_up = nullptr, *out = nullptr;
-    check(cudaMalloc(&x, static_cast<std::size_t>(kMaxRows * s.in) * 2), "cudaMalloc");
+    check(cudaMalloc(&x, static_cast<std::size_t>(max_rows * s.in) * 2), "cudaMalloc");
     check(cudaMalloc(&bias, static_cast<std::size_t>(s.out) * 2), "cudaMalloc");
-    check(cudaMalloc(&gate_up, static_cast<std::size_t>(kMaxRows * s.out) * 2), "cudaMalloc");
-    check(cudaMalloc(&out, static_cast<std::size_t>(kMaxRows * s.out) * 4), "cudaMalloc");
-    fill_uniform(Element::bf16, x, kMaxRows * s.in, 2, -1.0f, 1.0f, nullptr);
+    check(cudaMalloc(&gate_up, static_cast<std::size_t>(max_rows * s.out) * 2), "cudaMalloc");
+    check(cudaMalloc(&out, static_cast<std::size_t>(max_rows * s.out) * 4), "cudaMalloc");
+    fill_uniform(Element::bf16, x, max_rows * s.in, 2, -1.0f, 1.0f, nullptr);
     fill_uniform(Element::bf16, bias, s.out, 3, -1.0f, 1.0f, nullptr);
     const void* b = s.bias ? bias : nullptr;
-    for (const int rows : {1, 2, 3, 4, 8, 16, 32, 64, 128, 192, kMaxRows}) {
+    for (const int rows : row_counts) {
       const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(s.in * s.out);
       const double floor_us =
           1e6 * std::max(static_cast<double>(weight_bytes) / bandwidth, flops / ceilings.gemm_flops_per_second);
@@ -99,7 +120,7 @@ int main(int argc, char** argv) {
                     s.silu_mul ? gate_up : out, s.out_f32, nullptr);
         if (s.silu_mul) silu_mul(Element::bf16, gate_up, rows, s.out / 2, out, nullptr);
       });
-      std::printf("%-20s %4d %12.1f %12.1f %8.1f%%", s.name, rows, floor_us, cublas, 100.0 * floor_us / cublas);
+      std::printf("%-20s %5d %12.1f %12.1f %8.1f%%", s.name, rows, floor_us, cublas, 100.0 * floor_us / cublas);
       const bool swiglu = s.silu_mul && swiglu_gemm_supports(rows, s.in, s.out / 2, x, weights[0], out);
       if (rows <= kSkinnyRows || swiglu) {
         const double ours = time_us(reps, copies, [&](int i) {

@@ -12,11 +12,14 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace {
@@ -53,32 +56,46 @@ double time_us(int reps, int copies, const std::function<void(int)>& op) {
   return 1000.0 * ms / reps;
 }
 
+// The whole numbers from 1 to `most` of a comma-separated `list` (one number without a comma) appended
+// to `counts`; false if any part is not one.
+bool parse_counts(std::string_view list, int most, std::vector<int>& counts) {
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = list.find(',', start);
+    const std::string_view item = list.substr(start, comma - start);  // to the end where there is no comma
+    int value = 0;
+    const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (error != std::errc{} || end != item.data() + item.size() || value < 1 || value > most) return false;
+    counts.push_back(value);
+    if (comma == std::string_view::npos) return true;
+    start = comma + 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int reps = 50;
-  std::vector<int> row_counts = {1, 2, 3, 4, 8, 16, 32, 64, 128, 192, 256};
+  std::vector<int> row_counts;
   for (int i = 1; i < argc; i += 2) {
-    if (i + 1 < argc && std::strcmp(argv[i], "--reps") == 0) {
-      reps = std::max(1, std::atoi(argv[i + 1]));
-    } else if (i + 1 < argc && std::strcmp(argv[i], "--rows") == 0) {
-      row_counts.clear();
-      for (const char* p = argv[i + 1];; ++p) {
-        char* end = nullptr;
-        const long rows = std::strtol(p, &end, 10);
-        if (end == p || rows < 1 || rows > 65536 || (*end != ',' && *end != '\0')) {
-          std::fprintf(stderr, "bench_linear: --rows takes row counts from 1 to 65536, separated by commas\n");
-          return 2;
-        }
-        row_counts.push_back(static_cast<int>(rows));
-        p = end;
-        if (*p == '\0') break;
-      }
-    } else {
+    const bool reps_flag = std::strcmp(argv[i], "--reps") == 0, rows_flag = std::strcmp(argv[i], "--rows") == 0;
+    if (i + 1 == argc || !(reps_flag || rows_flag)) {
       std::fprintf(stderr, "usage: bench_linear [--reps N] [--rows 512,4096,...]\n");
       return 2;
     }
+    if (reps_flag) {
+      std::vector<int> count;
+      if (!parse_counts(argv[i + 1], 100000, count) || count.size() != 1) {
+        std::fprintf(stderr, "bench_linear: --reps takes a count from 1 to 100000, not '%s'\n", argv[i + 1]);
+        return 2;
+      }
+      reps = count[0];
+    } else if (!parse_counts(argv[i + 1], 65536, row_counts)) {
+      std::fprintf(stderr, "bench_linear: --rows takes row counts from 1 to 65536, separated by commas, not '%s'\n",
+                   argv[i + 1]);
+      return 2;
+    }
   }
+  if (row_counts.empty()) row_counts = {1, 2, 3, 4, 8, 16, 32, 64, 128, 192, 256};
   const std::int64_t max_rows = *std::max_element(row_counts.begin(), row_counts.end());
   const Ceilings ceilings = measure_ceilings();
   // The floor is what llmctl bench's decode roofline assumes: the weight bytes at the copy rate (a pure

@@ -111,8 +111,8 @@ void skinny_gemm_silu_mul(Element e, const void* x, std::int64_t rows, std::int6
                           std::int64_t width, void* out, cudaStream_t stream, const ResidualNorm* norm = nullptr);
 // silu_mul fused into the gate_up product (gate_up [gate | up], `width` rows each; out [rows, width]) on
 // sm_90a, for kSwigluGemmMinRows to kSwigluGemmMaxRows rows, where it was faster than cuBLASLt and
-// silu_mul apart (docs/benchmarks.md); `in` a multiple of 8, x and gate_up 16-byte aligned (swiglu_gemm_supports). Computes
-// what linear then silu_mul compute, rounding the sums to `e` first.
+// silu_mul apart (docs/benchmarks.md); `in` a multiple of 8, x and gate_up 16-byte aligned
+// (swiglu_gemm_supports). Computes what linear then silu_mul compute, rounding the sums to `e` first.
 constexpr std::int64_t kSwigluGemmMinRows = 64;
 constexpr std::int64_t kSwigluGemmMaxRows = 256;
 bool swiglu_gemm_supports(std::int64_t rows, std::int64_t in, std::int64_t width, const void* x, const void* gate_up,

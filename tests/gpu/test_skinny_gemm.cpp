@@ -206,7 +206,8 @@ void run_case(const Case& c, std::mt19937& random) {
       worst = std::max(worst, error / allowed);
     }
   std::printf("%s %s%s%s rows %d in %5d features %5d%s%s%s%s: worst error %.2f of allowed, %d bad\n",
-              bad == 0 ? "ok  " : "FAIL", c.cublas ? "cuBLASLt " : "", c.swiglu ? "swiglu_gemm " : "", e == kernels::Element::bf16 ? "bf16" : "fp16",
+              bad == 0 ? "ok  " : "FAIL", c.cublas ? "cuBLASLt " : "", c.swiglu ? "swiglu_gemm " : "",
+              e == kernels::Element::bf16 ? "bf16" : "fp16",
               c.rows, c.in, c.features, c.norm ? " norm" : "",
               c.bias ? " +bias" : "", c.out_f32 ? " f32 out" : "", c.silu_mul ? " silu_mul" : "", worst, bad);
   std::fflush(stdout);  // each case shown before the next one runs, should it abort
